@@ -440,10 +440,44 @@ impl<'m, 'a> Segment<'m, 'a> {
     }
 }
 
+/// Split `raw` on an ASCII byte (faster than `str::split(char)` on the
+/// short pieces HL7 is made of; always yields at least one piece).
+#[derive(Debug, Clone)]
+struct ByteSplit<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+fn split_byte(raw: &str, sep: u8) -> ByteSplit<'_> {
+    ByteSplit {
+        rest: Some(raw),
+        sep,
+    }
+}
+
+impl<'a> Iterator for ByteSplit<'a> {
+    type Item = &'a str;
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match rest.bytes().position(|b| b == self.sep) {
+            // An ASCII separator is always a char boundary.
+            Some(i) => {
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 fn nth_piece(raw: &str, sep: u8, n: usize) -> &str {
     // 1-based; 0 or beyond the end gives "".
     match n.checked_sub(1) {
-        Some(i) => raw.split(char::from(sep)).nth(i).unwrap_or(""),
+        Some(i) => split_byte(raw, sep).nth(i).unwrap_or(""),
         None => "",
     }
 }
@@ -498,7 +532,7 @@ impl<'a> Field<'a> {
         } else if self.literal {
             1
         } else {
-            self.raw.split(char::from(self.d.repetition)).count()
+            split_byte(self.raw, self.d.repetition).count()
         }
     }
 
@@ -525,13 +559,13 @@ impl<'a> Field<'a> {
         let d = self.d;
         let literal = self.literal;
         let sep = if literal {
-            // A char that cannot occur: field separator of the message.
-            char::from(d.field)
+            // A byte that cannot occur: field separator of the message.
+            d.field
         } else {
-            char::from(d.repetition)
+            d.repetition
         };
         let raw = self.raw;
-        raw.split(sep)
+        split_byte(raw, sep)
             .filter(move |_| !raw.is_empty())
             .map(move |r| Rep { raw: r, d, literal })
     }
@@ -598,9 +632,17 @@ impl<'a> Rep<'a> {
         if self.literal {
             1
         } else {
-            self.raw.split(char::from(self.d.component)).count()
+            split_byte(self.raw, self.d.component).count()
         }
     }
+    /// All components, in order (a single pass over the repetition).
+    pub fn comps(&self) -> impl Iterator<Item = Comp<'a>> + 'a {
+        let d = self.d;
+        let literal = self.literal;
+        let sep = if literal { d.field } else { d.component };
+        split_byte(self.raw, sep).map(move |c| Comp { raw: c, d, literal })
+    }
+
     /// Decoded text of the first component.
     pub fn text(&self) -> Cow<'a, str> {
         self.comp(1).text()
