@@ -102,7 +102,8 @@ fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
 }
 
 /// Append `text` to `out`, escaping delimiters and line breaks so that the
-/// value survives re-parsing unchanged (CR as `\X0D\`, LF as `\.br\`).
+/// value survives re-parsing unchanged (CR as `\X0D\`, LF as `\.br\`,
+/// the MLLP bytes 0x0B/0x1C as `\X0B\`/`\X1C\`).
 pub fn escape_into(out: &mut String, text: &str, d: &Delimiters) {
     for ch in text.chars() {
         let seq = if ch == d.escape as char {
@@ -121,6 +122,11 @@ pub fn escape_into(out: &mut String, text: &str, d: &Delimiters) {
             Some(".br")
         } else if ch == '\r' {
             Some("X0D")
+        } else if ch == '\u{0b}' {
+            // MLLP framing bytes would break the frame / the segment.
+            Some("X0B")
+        } else if ch == '\u{1c}' {
+            Some("X1C")
         } else {
             None
         };
