@@ -22,3 +22,14 @@ pub use error::ParseError;
 pub use mllp::{frame, MllpDecoder, MllpError};
 pub use parse::{Comp, Delimiters, Field, Message, Rep, Segment};
 pub use write::{FieldValue, MessageBuilder, SegmentBuilder};
+
+mod convert;
+pub mod header;
+pub mod issue;
+pub mod vxu;
+
+pub use header::{check_header, Expected, Hd, MessageHeader};
+pub use issue::{AckCode, AppErrorCode, ErrorCode, Issue, Location, Severity};
+pub use vxu::{interpret_vxu, VxuSubmission};
+pub mod ack;
+pub use ack::{build_ack, err_segment, ReplyOptions};
