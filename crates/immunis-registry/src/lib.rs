@@ -6,6 +6,8 @@
 
 pub mod auth;
 pub mod consolidate;
+pub mod hl7;
+mod hl7_query;
 pub mod ingest;
 pub mod matching;
 pub mod query;

@@ -1,0 +1,91 @@
+//! Parse throughput on the whole shared corpus: immunis-hl7 vs hl7-parser.
+//!
+//! Each corpus file is split into messages first (batches, MLLP framing),
+//! then both parsers get the same message strings. Throughput is in bytes
+//! of message text per second. Run:
+//! `CARGO_TARGET_DIR=/work/targets/hl7 cargo bench -p immunis-hl7 --bench parse`
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use immunis_hl7::{split_messages, Message};
+
+fn corpus_messages() -> Vec<String> {
+    let shared = std::env::var_os("IMMUNIS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = shared.join("hl7/messages");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).expect("corpus file");
+        let text = String::from_utf8_lossy(&bytes);
+        for m in split_messages(&text).messages {
+            out.push(m.to_string());
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let msgs = corpus_messages();
+    let bytes: usize = msgs.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("corpus");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(4));
+    g.warm_up_time(Duration::from_secs(1));
+
+    g.bench_function("immunis_hl7_parse", |b| {
+        b.iter(|| {
+            let mut segs = 0;
+            for m in &msgs {
+                if let Ok(p) = Message::parse(black_box(m)) {
+                    segs += p.len();
+                }
+            }
+            black_box(segs)
+        })
+    });
+    g.bench_function("immunis_hl7_parse_and_read_all_components", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for m in &msgs {
+                if let Ok(p) = Message::parse(black_box(m)) {
+                    for s in p.segments() {
+                        for f in s.fields() {
+                            for r in f.reps() {
+                                for c in r.comps() {
+                                    n += c.raw().len();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("hl7_parser_0_3_lenient_newlines", |b| {
+        b.iter(|| {
+            let mut segs = 0;
+            for m in &msgs {
+                if let Ok(p) = hl7_parser::parse_message_with_lenient_newlines(black_box(m)) {
+                    segs += p.segments.len();
+                }
+            }
+            black_box(segs)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

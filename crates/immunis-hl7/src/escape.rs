@@ -1,0 +1,188 @@
+//! HL7 v2 escape sequences (v2.5.1 ch. 2.7).
+//!
+//! Decoding happens on access ([`decode`]), never during parsing, so the
+//! parser stays zero-copy. Encoding ([`escape_into`]) is used by the writer.
+//!
+//! Decoded: `\F\ \S\ \T\ \R\ \E\ \P\` (delimiters), `\Xhh..\` (hex bytes,
+//! UTF-8 if valid else Latin-1), `\.br\` and `\.sp\` (line break as `\n`).
+//! Dropped: highlighting `\H\ \N\`, character-set `\C..\ \M..\`, local `\Z..\`
+//! and other formatting commands. An unknown or unterminated sequence is
+//! kept literally (lenient, IG NOTES §4.6).
+
+use std::borrow::Cow;
+
+use crate::parse::Delimiters;
+
+/// Decode the escape sequences of `raw` (one component or subcomponent).
+/// Borrows when there is nothing to decode.
+pub fn decode<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
+    let esc = d.escape as char;
+    if !raw.contains(esc) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(pos) = rest.find(esc) {
+        out.push_str(rest.get(..pos).unwrap_or(""));
+        let after = rest.get(pos + 1..).unwrap_or("");
+        match after.find(esc) {
+            Some(end) => {
+                let seq = after.get(..end).unwrap_or("");
+                if decode_seq(seq, d, &mut out) {
+                    rest = after.get(end + 1..).unwrap_or("");
+                } else {
+                    // Unknown sequence: keep the escape char literally and go on.
+                    out.push(esc);
+                    rest = after;
+                }
+            }
+            None => {
+                // Unterminated: keep the rest as it is.
+                out.push(esc);
+                rest = after;
+                out.push_str(rest);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Decode one sequence (without the surrounding escape chars) into `out`.
+/// Returns false if the sequence is not recognised.
+fn decode_seq(seq: &str, d: &Delimiters, out: &mut String) -> bool {
+    match seq {
+        "F" => out.push(d.field as char),
+        "S" => out.push(d.component as char),
+        "T" => out.push(d.subcomponent as char),
+        "R" => out.push(d.repetition as char),
+        "E" => out.push(d.escape as char),
+        "P" => out.push(d.truncation.map_or('#', char::from)),
+        "H" | "N" => {}
+        ".br" => out.push('\n'),
+        _ if seq.starts_with(".sp") => out.push('\n'),
+        ".fi" | ".nf" | ".ce" => {}
+        _ if seq.starts_with(".in") || seq.starts_with(".ti") || seq.starts_with(".sk") => {}
+        _ if seq.len() > 1 && (seq.starts_with('X') || seq.starts_with('x')) => {
+            let hex = seq.get(1..).unwrap_or("");
+            match hex_bytes(hex) {
+                Some(bytes) => match String::from_utf8(bytes) {
+                    Ok(s) => out.push_str(&s),
+                    Err(e) => out.extend(e.into_bytes().into_iter().map(char::from)),
+                },
+                None => return false,
+            }
+        }
+        _ if seq.len() > 1
+            && (seq.starts_with('C') || seq.starts_with('M') || seq.starts_with('Z')) =>
+        {
+            // Character-set switches and locally defined escapes: ignored.
+            if !seq.bytes().skip(1).all(|b| b.is_ascii_alphanumeric()) {
+                return false;
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 || hex.is_empty() {
+        return None;
+    }
+    let b = hex.as_bytes();
+    b.chunks(2)
+        .map(|pair| {
+            let hi = (*pair.first()? as char).to_digit(16)?;
+            let lo = (*pair.get(1)? as char).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
+        })
+        .collect()
+}
+
+/// Append `text` to `out`, escaping delimiters and line breaks so that the
+/// value survives re-parsing unchanged (CR as `\X0D\`, LF as `\.br\`,
+/// the MLLP bytes 0x0B/0x1C as `\X0B\`/`\X1C\`).
+pub fn escape_into(out: &mut String, text: &str, d: &Delimiters) {
+    for ch in text.chars() {
+        let seq = if ch == d.escape as char {
+            Some("E")
+        } else if ch == d.field as char {
+            Some("F")
+        } else if ch == d.component as char {
+            Some("S")
+        } else if ch == d.subcomponent as char {
+            Some("T")
+        } else if ch == d.repetition as char {
+            Some("R")
+        } else if d.truncation.is_some_and(|t| ch == t as char) {
+            Some("P")
+        } else if ch == '\n' {
+            Some(".br")
+        } else if ch == '\r' {
+            Some("X0D")
+        } else if ch == '\u{0b}' {
+            // MLLP framing bytes would break the frame / the segment.
+            Some("X0B")
+        } else if ch == '\u{1c}' {
+            Some("X1C")
+        } else {
+            None
+        };
+        match seq {
+            Some(s) => {
+                out.push(d.escape as char);
+                out.push_str(s);
+                out.push(d.escape as char);
+            }
+            None => out.push(ch),
+        }
+    }
+}
+
+/// Convenience: [`escape_into`] a fresh `String`.
+pub fn escape(text: &str, d: &Delimiters) -> String {
+    let mut s = String::with_capacity(text.len());
+    escape_into(&mut s, text, d);
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_standard_sequences() {
+        let d = Delimiters::default();
+        let cases = [
+            (r"Pe\T\Nunez", "Pe&Nunez"),
+            (r"a\F\b\S\c\R\d\E\e", r"a|b^c~d\e"),
+            (r"line1\.br\line2", "line1\nline2"),
+            (r"\H\bold\N\", "bold"),
+            (r"caf\XC3A9\", "café"),
+            (r"caf\XE9\", "café"),
+            (r"no escape", "no escape"),
+            (r"unterminated \F", r"unterminated \F"),
+            (r"unknown \Q\ seq", r"unknown \Q\ seq"),
+            (r"\", r"\"),
+            (r"\\", r"\\"),
+            (r"\X4\", r"\X4\"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode(raw, &d), want, "decoding {raw:?}");
+        }
+    }
+
+    #[test]
+    fn escape_roundtrips() {
+        let d = Delimiters::default();
+        for text in ["a|b^c&d~e\\f", "two\nlines\r", "plain", "", "ünï"] {
+            let esc = escape(text, &d);
+            assert!(!esc.contains(['|', '^', '&', '~', '\r', '\n']), "{esc:?}");
+            // CR comes back via \X0D\; LF via .br
+            assert_eq!(decode(&esc, &d), text);
+        }
+    }
+}
