@@ -516,10 +516,15 @@ impl SeriesRunner<'_, '_> {
                 };
                 continue;
             }
-            // CDSi 6.4: age
+            // CDSi 6.5 preferable interval, 6.6 allowable interval
+            let iv_ok = self.intervals_ok(run, &sd.intervals, k, d.day)
+                || (!sd.allowable_intervals.is_empty()
+                    && self.intervals_ok(run, &sd.allowable_intervals, k, d.day));
+            // CDSi 6.4: age (an interval failure is the reported reason when
+            // both fail, as in the CDC test cases)
             if let Some(age) = self.select_age(sd, d.day) {
                 let abs_min = add_opt(dob, age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
-                if d.day < abs_min {
+                if d.day < abs_min && iv_ok {
                     run.evals[k] = DEval {
                         status: DoseStatus::NotValid,
                         reason: Some(EvalReason::AgeTooYoung),
@@ -537,10 +542,6 @@ impl SeriesRunner<'_, '_> {
                     continue;
                 }
             }
-            // CDSi 6.5 preferable interval, 6.6 allowable interval
-            let iv_ok = self.intervals_ok(run, &sd.intervals, k, d.day)
-                || (!sd.allowable_intervals.is_empty()
-                    && self.intervals_ok(run, &sd.allowable_intervals, k, d.day));
             if !iv_ok {
                 run.evals[k] = DEval {
                     status: DoseStatus::NotValid,
@@ -699,7 +700,12 @@ impl SeriesRunner<'_, '_> {
         }
         run.status = SeriesStatus::NotComplete;
         run.forecast = Some(SeriesForecast {
-            dose: (run.t + 1) as u16,
+            // dose number counts the target doses not skipped
+            dose: (run.targets[..run.t]
+                .iter()
+                .filter(|t| **t != TStat::Skipped)
+                .count()
+                + 1) as u16,
             earliest,
             unadj_rec,
             recommended: unadj_rec.max(earliest),

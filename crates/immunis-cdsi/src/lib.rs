@@ -127,3 +127,74 @@ impl Engine {
         scratch.obs = obs;
     }
 }
+
+impl Engine {
+    /// Diagnostic dump of every patient series of one vaccine group (status,
+    /// target dose, dose evaluations, forecast, score). Not a stable format.
+    #[doc(hidden)]
+    pub fn debug_group(
+        &self,
+        patient: &PatientHistory<'_>,
+        assessment_date: NaiveDate,
+        group: VaccineGroupId,
+    ) -> String {
+        use std::fmt::Write as _;
+        let mut scratch = Scratch::new();
+        let mut out = Assessment::default();
+        self.assess_with(&mut scratch, patient, assessment_date, &mut out);
+        let mut s = String::new();
+        let data = &self.data;
+        let Some(g) = data.vaccine_groups.get(group as usize) else {
+            return s;
+        };
+        for &aid in &g.antigens {
+            let (lo, hi) = scratch.antigen_runs[aid as usize];
+            let best = scratch.best.get(aid as usize).copied();
+            let _ = writeln!(s, "antigen {} (immune {}, contraindicated {})", data.antigens[aid as usize].name,
+                scratch.immune[aid as usize], scratch.contraindicated[aid as usize]);
+            for i in lo..hi {
+                let r = &scratch.runs[i as usize];
+                let series = &data.antigens[aid as usize].series[r.series as usize];
+                let _ = writeln!(
+                    s,
+                    "  {}[{}] {} grp {} prio {} pref {} status {:?} t {} score {} targets {:?}",
+                    if best == Some(i) { "*" } else { " " },
+                    i,
+                    series.name,
+                    series.series_group,
+                    series.priority,
+                    series.preference,
+                    r.status,
+                    r.t,
+                    r.score,
+                    r.targets
+                );
+                for (k, e) in r.evals.iter().enumerate() {
+                    let d = scratch.doses[scratch.adoses[aid as usize][k] as usize];
+                    let _ = writeln!(
+                        s,
+                        "      dose {} {} cvx {} -> {:?} {:?} target {}",
+                        d.orig,
+                        engine::out_date(d.day),
+                        d.cvx,
+                        e.status,
+                        e.reason,
+                        e.target
+                    );
+                }
+                if let Some(f) = r.forecast {
+                    let _ = writeln!(
+                        s,
+                        "      forecast dose {} earliest {} rec {} pd {:?} latest {:?}",
+                        f.dose,
+                        engine::out_date(f.earliest),
+                        engine::out_date(f.recommended),
+                        f.past_due.map(engine::out_date),
+                        f.latest.map(engine::out_date)
+                    );
+                }
+            }
+        }
+        s
+    }
+}

@@ -3,7 +3,7 @@
 //! (identify and evaluate vaccine groups, single and multiple antigen).
 
 use crate::api::*;
-use crate::date::{add_opt, Day, DAY_MAX};
+use crate::date::{add_opt, Day, DAY_MAX, DAY_MIN};
 use crate::engine::{out_date, Ctx, Run, Scratch, NONE16};
 use crate::model::*;
 use crate::supporting_data::SupportingData;
@@ -256,6 +256,18 @@ pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch)
             let members: Vec<u16> = (lo..hi)
                 .filter(|&i| series_of(data, &s.runs[i as usize]).series_group == g)
                 .collect();
+            // a series group none of whose series can start at the patient's
+            // age, and with no satisfied target dose, is not applicable
+            let applicable = members.iter().any(|&i| {
+                let r = &s.runs[i as usize];
+                let sr = series_of(data, r);
+                r.any_satisfied()
+                    || (ctx.assess >= add_opt(ctx.dob, sr.min_age_to_start).unwrap_or(DAY_MIN)
+                        && ctx.assess < add_opt(ctx.dob, sr.max_age_to_start).unwrap_or(DAY_MAX))
+            });
+            if !applicable {
+                continue;
+            }
             let p = prioritize(data, ctx, &mut s.runs[..s.nruns], &members);
             if p != NONE16 {
                 prioritized.push(p);
@@ -295,7 +307,7 @@ fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u
             SeriesStatus::Complete | SeriesStatus::Immune => 2,
             _ => 1,
         };
-        (s.priority, need, s.preference)
+        (need, u8::from(!r.any_satisfied()), s.priority, s.preference)
     };
     keep.iter().copied().min_by_key(|&i| rank(i)).unwrap_or(NONE16)
 }

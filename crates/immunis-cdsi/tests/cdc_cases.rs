@@ -214,6 +214,9 @@ fn check(engine: &Engine, c: &Case) -> Vec<String> {
     };
     let a = engine.assess(&patient, assess);
     let g = a.group(gid);
+    if std::env::var("CDSI_DEBUG").is_ok_and(|v| v == c.id) {
+        eprintln!("{}", engine.debug_group(&patient, assess, gid));
+    }
 
     // series status
     let exp_status = norm_words(c.get("Series_Status"));
