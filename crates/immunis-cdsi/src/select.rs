@@ -304,8 +304,8 @@ fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u
         let s = series_of(data, r);
         let need = match r.status {
             SeriesStatus::NotComplete => 0,
-            SeriesStatus::Complete | SeriesStatus::Immune => 2,
-            _ => 1,
+            SeriesStatus::Complete | SeriesStatus::Immune => 1,
+            _ => 2,
         };
         (need, u8::from(!r.any_satisfied()), s.priority, s.preference)
     };

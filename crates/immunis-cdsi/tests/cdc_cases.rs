@@ -12,8 +12,9 @@
 //!   not a letter or digit, so `Interval: too Soon` = `Interval too soon`).
 //!   For a multiple-antigen group (DTaP/Tdap/Td, MMR) a dose's status is its
 //!   status for the first antigen of the group (schedule order) that
-//!   evaluated it. A dose the group did not evaluate has status "" (CDC
-//!   leaves such doses blank).
+//!   evaluated it. A dose the case's group did not evaluate (e.g. a varicella
+//!   dose in an MMR case) is compared with its evaluation in its own vaccine
+//!   group (first group in schedule order that evaluated it), as CDC lists it.
 //!
 //! A case passes when all of the above match. The test prints a per-group
 //! table and `N passed, M failed`, and fails when the pass count drops below
@@ -271,7 +272,19 @@ fn check(engine: &Engine, c: &Case) -> Vec<String> {
             .unwrap_or_default();
         let first = order
             .iter()
-            .find_map(|a| evs.iter().find(|e| e.antigen == *a).copied());
+            .find_map(|a| evs.iter().find(|e| e.antigen == *a).copied())
+            .or_else(|| {
+                // a dose outside the case's group: CDC reports its status in
+                // its own vaccine group
+                a.vaccine_groups.iter().find_map(|vg| {
+                    let ord = &engine.data().vaccine_groups[vg.group as usize].antigens;
+                    ord.iter().find_map(|x| {
+                        vg.evaluations
+                            .iter()
+                            .find(|e| e.dose_index == i && e.antigen == *x)
+                    })
+                })
+            });
         let got_st = first.map(|e| e.status.as_str()).unwrap_or("");
         let got_reason = first.and_then(|e| e.reason).map(|r| r.as_str()).unwrap_or("");
         let st_ok = norm_words(got_st) == norm_words(exp_st);
