@@ -186,6 +186,7 @@ pub fn parse_iso(s: &str) -> Option<Day> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -3,7 +3,8 @@
 //! The XML files live in `data/supporting-data-4.64/` (see the README there).
 
 /// Schedule supporting data XML (4.64).
-pub const SCHEDULE_XML: &str = include_str!("../data/supporting-data-4.64/ScheduleSupportingData.xml");
+pub const SCHEDULE_XML: &str =
+    include_str!("../data/supporting-data-4.64/ScheduleSupportingData.xml");
 
 /// Antigen supporting data XML documents (4.64).
 pub const ANTIGEN_XMLS: &[&str] = &[

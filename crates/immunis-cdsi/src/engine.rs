@@ -18,7 +18,6 @@ pub(crate) struct PDose {
     pub day: Day,
     pub cvx: u16,
     pub mvx: Option<Mvx>,
-    pub volume: Option<f32>,
     pub cond: DoseCondition,
     /// Index in the caller's dose slice.
     pub orig: u16,
@@ -49,13 +48,9 @@ pub(crate) enum TStat {
 pub(crate) struct SeriesForecast {
     pub dose: u16,
     pub earliest: Day,
-    pub unadj_rec: Day,
     pub recommended: Day,
-    pub unadj_past_due: Option<Day>,
     pub past_due: Option<Day>,
     pub latest: Option<Day>,
-    /// All intervals of the target dose have priority "override".
-    pub override_priority: bool,
 }
 
 /// One patient series (an antigen series tracked for this patient).
@@ -113,8 +108,6 @@ pub struct Scratch {
     pub(crate) contraindicated: Vec<bool>,
     /// Per antigen: index of the best run (NONE16 when none).
     pub(crate) best: Vec<u16>,
-    pub(crate) tmp: Vec<u16>,
-    pub(crate) tmp2: Vec<u16>,
 }
 
 impl Scratch {
@@ -160,7 +153,6 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
             day: from_naive(d.date),
             cvx: d.cvx.0,
             mvx: d.mvx,
-            volume: d.volume_ml,
             cond: d.condition,
             orig: i as u16,
         });
@@ -223,7 +215,6 @@ enum Cx {
 /// Evaluates (CDSi 6) and forecasts (CDSi 7) one patient series.
 pub(crate) struct SeriesRunner<'a, 'b> {
     pub ctx: &'b Ctx<'a>,
-    pub antigen: &'a Antigen,
     pub series: &'a Series,
     pub adoses: &'b [u16],
     /// Bitmask of complete series groups of this antigen (for "Completed Series").
@@ -263,12 +254,9 @@ impl SeriesRunner<'_, '_> {
                     && e.reason != Some(EvalReason::InadvertentVaccine))
                 .then_some(d.day)
             }),
-            IntervalFrom::Observation(code) => self
-                .ctx
-                .obs
-                .iter()
-                .find(|o| o.0 == *code)
-                .and_then(|o| o.1),
+            IntervalFrom::Observation(code) => {
+                self.ctx.obs.iter().find(|o| o.0 == *code).and_then(|o| o.1)
+            }
         }
     }
 
@@ -642,8 +630,6 @@ impl SeriesRunner<'_, '_> {
             .unwrap_or(ctx.dob);
         let mut rec_int: Option<Day> = None;
         let mut pd_int: Option<Day> = None;
-        let mut any_iv = false;
-        let mut all_override = true;
         for iv in &sd.intervals {
             if !in_window(ctx.assess, iv.effective, iv.cessation) {
                 continue;
@@ -651,8 +637,6 @@ impl SeriesRunner<'_, '_> {
             let Some(r) = self.interval_ref(run, iv, all) else {
                 continue;
             };
-            any_iv = true;
-            all_override &= iv.priority_override;
             if let Some(m) = add_opt(r, iv.min) {
                 earliest = earliest.max(m);
             }
@@ -707,12 +691,9 @@ impl SeriesRunner<'_, '_> {
                 .count()
                 + 1) as u16,
             earliest,
-            unadj_rec,
             recommended: unadj_rec.max(earliest),
-            unadj_past_due: unadj_pd,
             past_due: unadj_pd.map(|p| p.max(earliest)),
             latest,
-            override_priority: any_iv && all_override,
         });
     }
 }
@@ -768,7 +749,6 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
                 run.series = si as u8;
                 let runner = SeriesRunner {
                     ctx,
-                    antigen,
                     series,
                     adoses: &adoses,
                     groups_complete,

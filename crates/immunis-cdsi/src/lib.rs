@@ -150,8 +150,13 @@ impl Engine {
         for &aid in &g.antigens {
             let (lo, hi) = scratch.antigen_runs[aid as usize];
             let best = scratch.best.get(aid as usize).copied();
-            let _ = writeln!(s, "antigen {} (immune {}, contraindicated {})", data.antigens[aid as usize].name,
-                scratch.immune[aid as usize], scratch.contraindicated[aid as usize]);
+            let _ = writeln!(
+                s,
+                "antigen {} (immune {}, contraindicated {})",
+                data.antigens[aid as usize].name,
+                scratch.immune[aid as usize],
+                scratch.contraindicated[aid as usize]
+            );
             for i in lo..hi {
                 let r = &scratch.runs[i as usize];
                 let series = &data.antigens[aid as usize].series[r.series as usize];

@@ -214,7 +214,11 @@ pub fn assess_record(
 
 /// Processes NDJSON: one line in, one line out, in order. Blank lines are
 /// skipped. Only I/O failures abort; bad records produce error lines.
-pub fn run<R: BufRead, W: Write>(engine: &Engine, input: R, mut output: W) -> std::io::Result<Stats> {
+pub fn run<R: BufRead, W: Write>(
+    engine: &Engine,
+    input: R,
+    mut output: W,
+) -> std::io::Result<Stats> {
     let mut stats = Stats::default();
     let mut scratch = Scratch::new();
     for line in input.lines() {

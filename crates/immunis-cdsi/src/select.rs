@@ -292,9 +292,7 @@ fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u
         let s = series_of(data, r);
         if r.status == SeriesStatus::Complete {
             if let Some(eq) = s.equivalent_group {
-                keep.retain(|&j| {
-                    j == i || series_of(data, &runs[j as usize]).series_group != eq
-                });
+                keep.retain(|&j| j == i || series_of(data, &runs[j as usize]).series_group != eq);
             }
         }
     }
@@ -309,7 +307,10 @@ fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u
         };
         (need, u8::from(!r.any_satisfied()), s.priority, s.preference)
     };
-    keep.iter().copied().min_by_key(|&i| rank(i)).unwrap_or(NONE16)
+    keep.iter()
+        .copied()
+        .min_by_key(|&i| rank(i))
+        .unwrap_or(NONE16)
 }
 
 fn to_forecast(f: &crate::engine::SeriesForecast) -> Forecast {

@@ -32,7 +32,8 @@ pub struct SupportingData {
 }
 
 fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
-    n.children().find(|c| c.is_element() && c.tag_name().name() == name)
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
 fn children<'a, 'i: 'a>(n: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
@@ -133,7 +134,9 @@ impl SupportingData {
         // antigen ids in vaccine groups, in the order of the schedule map
         for (name, gid) in &antigen_group {
             if let Some(aid) = antigens.iter().position(|a| &a.name == name) {
-                vaccine_groups[*gid as usize].antigens.push(aid as AntigenId);
+                vaccine_groups[*gid as usize]
+                    .antigens
+                    .push(aid as AntigenId);
             }
         }
         for (aid, a) in antigens.iter().enumerate() {
@@ -208,8 +211,10 @@ impl SupportingData {
                 let mut coded_values = Vec::new();
                 if let Some(cv) = child(o, "codedValues") {
                     for v in children(cv, "codedValue") {
-                        coded_values
-                            .push((text(v, "codeSystem").to_string(), text(v, "code").to_string()));
+                        coded_values.push((
+                            text(v, "codeSystem").to_string(),
+                            text(v, "code").to_string(),
+                        ));
                     }
                 }
                 observations.push(ObservationDef {
@@ -252,9 +257,9 @@ impl SupportingData {
         self.observations
             .iter()
             .find(|o| {
-                o.coded_values
-                    .iter()
-                    .any(|(s, c)| c == code && (system.is_empty() || s.eq_ignore_ascii_case(system)))
+                o.coded_values.iter().any(|(s, c)| {
+                    c == code && (system.is_empty() || s.eq_ignore_ascii_case(system))
+                })
             })
             .map(|o| o.code)
     }
@@ -548,7 +553,9 @@ fn parse_antigen(
         });
     }
     if series.len() > 60 {
-        return Err(DataError::Invalid(format!("antigen {name:?} has too many series")));
+        return Err(DataError::Invalid(format!(
+            "antigen {name:?} has too many series"
+        )));
     }
     Ok(Antigen {
         name,

@@ -20,6 +20,7 @@
 //! table and `N passed, M failed`, and fails when the pass count drops below
 //! `tests/ratchet.txt`. Failure details go to
 //! `$CARGO_TARGET_TMPDIR/cdc_failures.txt`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -93,16 +94,16 @@ fn load(file: &str) -> Vec<Case> {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let rows = parse_csv(&text);
-    let header: Vec<String> = rows[0].iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let header: Vec<String> = rows[0]
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     rows[1..]
         .iter()
         .filter(|r| r.len() > 3 && !r[0].trim().is_empty())
         .map(|r| {
-            let fields: BTreeMap<String, String> = header
-                .iter()
-                .cloned()
-                .zip(r.iter().cloned())
-                .collect();
+            let fields: BTreeMap<String, String> =
+                header.iter().cloned().zip(r.iter().cloned()).collect();
             let id = fields.get("cdc_test_id").cloned().unwrap_or_default();
             let label = fields
                 .get("vaccine_group")
@@ -194,7 +195,12 @@ fn check(engine: &Engine, c: &Case) -> Vec<String> {
         ));
     }
     let mut observations = Vec::new();
-    for key in ["Med_History_Code", "Observation_Code_1", "Observation_Code_2", "Observation_Code_3"] {
+    for key in [
+        "Med_History_Code",
+        "Observation_Code_1",
+        "Observation_Code_2",
+        "Observation_Code_3",
+    ] {
         let code = c.get(key);
         if code.is_empty() {
             continue;
@@ -223,7 +229,9 @@ fn check(engine: &Engine, c: &Case) -> Vec<String> {
     let exp_status = norm_words(c.get("Series_Status"));
     let got_status = g.map(|g| g.status.as_str()).unwrap_or("(no result)");
     if norm_words(got_status) != exp_status {
-        errs.push(format!("status: expected {exp_status:?}, got {got_status:?}"));
+        errs.push(format!(
+            "status: expected {exp_status:?}, got {got_status:?}"
+        ));
     }
 
     // forecast
@@ -286,7 +294,10 @@ fn check(engine: &Engine, c: &Case) -> Vec<String> {
                 })
             });
         let got_st = first.map(|e| e.status.as_str()).unwrap_or("");
-        let got_reason = first.and_then(|e| e.reason).map(|r| r.as_str()).unwrap_or("");
+        let got_reason = first
+            .and_then(|e| e.reason)
+            .map(|r| r.as_str())
+            .unwrap_or("");
         let st_ok = norm_words(got_st) == norm_words(exp_st);
         let reason_ok = exp_reason.is_empty() || norm_reason(got_reason) == norm_reason(exp_reason);
         if !st_ok || !reason_ok {
@@ -303,7 +314,11 @@ fn cdc_test_cases() {
     let engine = Engine::default_data().expect("embedded supporting data");
     let mut cases = load("healthy-v4.45.csv");
     cases.extend(load("conditions-v4.6.csv"));
-    assert!(cases.len() > 900, "expected the CDC case files, got {}", cases.len());
+    assert!(
+        cases.len() > 900,
+        "expected the CDC case files, got {}",
+        cases.len()
+    );
 
     let mut table: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut report = String::new();
@@ -332,7 +347,10 @@ fn cdc_test_cases() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cdc_failures.txt");
     std::fs::write(&out, &report).expect("write failure report");
 
-    println!("{:<24} {:>6} {:>6} {:>6}", "vaccine group", "pass", "fail", "total");
+    println!(
+        "{:<24} {:>6} {:>6} {:>6}",
+        "vaccine group", "pass", "fail", "total"
+    );
     for (g, (p, f)) in &table {
         println!("{g:<24} {p:>6} {f:>6} {:>6}", p + f);
     }
