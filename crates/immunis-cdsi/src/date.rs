@@ -134,6 +134,25 @@ impl Dur {
         Some(Dur { months, days })
     }
 
+    /// CALCDT from a date already split into (year, month, day): the fast
+    /// path for ages, where the birth date is split once per patient.
+    #[inline]
+    pub fn add_to_ymd(self, date: Day, ymd: (i32, u32, u32)) -> Day {
+        if self.months == 0 {
+            return date + self.days;
+        }
+        let (y, m, d) = ymd;
+        let total = y * 12 + (m as i32 - 1) + self.months;
+        let ny = total.div_euclid(12);
+        let nm = (total.rem_euclid(12) + 1) as u32;
+        let base = if d > days_in_month(ny, nm) {
+            days_from_civil(ny, nm, 1) + days_in_month(ny, nm) as i32
+        } else {
+            days_from_civil(ny, nm, d)
+        };
+        base + self.days
+    }
+
     /// CALCDT: adds this period to a date. Years and months are added first
     /// (CALCDT-1/2/5); an impossible date rolls forward to the first day of
     /// the next month (CALCDT-4); then weeks/days are added (CALCDT-3).
@@ -142,17 +161,9 @@ impl Dur {
         if self.months == 0 {
             return date + self.days;
         }
-        let (y, m, d) = civil_from_days(date);
-        let total = y * 12 + (m as i32 - 1) + self.months;
-        let ny = total.div_euclid(12);
-        let nm = (total.rem_euclid(12) + 1) as u32;
-        let base = if d > days_in_month(ny, nm) {
-            // CALCDT-4: roll to the 1st of the following month
-            days_from_civil(ny, nm, 1) + days_in_month(ny, nm) as i32
-        } else {
-            days_from_civil(ny, nm, d)
-        };
-        base + self.days
+        // CALCDT-4 (impossible date rolls to the 1st of the next month) is
+        // applied in add_to_ymd
+        self.add_to_ymd(date, civil_from_days(date))
     }
 }
 

@@ -121,6 +121,8 @@ impl Scratch {
 pub(crate) struct Ctx<'a> {
     pub data: &'a SupportingData,
     pub dob: Day,
+    /// Birth date split into (year, month, day), for fast age dates.
+    pub dob_ymd: (i32, u32, u32),
     pub assess: Day,
     pub sex: Sex,
     pub doses: &'a [PDose],
@@ -129,8 +131,14 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     #[inline]
-    fn age(&self, d: Option<crate::date::Dur>, default: Day) -> Day {
-        add_opt(self.dob, d).unwrap_or(default)
+    pub fn age(&self, d: Option<crate::date::Dur>, default: Day) -> Day {
+        self.at_age(d).unwrap_or(default)
+    }
+
+    /// CALCDT from the birth date.
+    #[inline]
+    pub fn at_age(&self, d: Option<crate::date::Dur>) -> Option<Day> {
+        d.map(|p| p.add_to_ymd(self.dob, self.dob_ymd))
     }
 
     #[inline]
@@ -147,6 +155,7 @@ fn in_window(day: Day, eff: Option<Day>, cess: Option<Day>) -> bool {
 /// CDSi 5.1: prepares sorted doses and antigen dose lists; 4.1 observations.
 pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Scratch) -> Day {
     let dob = from_naive(p.birth_date);
+    let dob_ymd = crate::date::civil_from_days(dob);
     s.doses.clear();
     for (i, d) in p.doses.iter().enumerate().take(u16::MAX as usize - 1) {
         s.doses.push(PDose {
@@ -171,8 +180,8 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
         };
         for a in assocs {
             // CDSi 5.1: association begin/end age
-            let b = add_opt(dob, a.begin_age).unwrap_or(DAY_MIN);
-            let e = add_opt(dob, a.end_age).unwrap_or(DAY_MAX);
+            let b = a.begin_age.map_or(DAY_MIN, |p| p.add_to_ymd(dob, dob_ymd));
+            let e = a.end_age.map_or(DAY_MAX, |p| p.add_to_ymd(dob, dob_ymd));
             if d.day >= b && d.day < e {
                 let v = &mut s.adoses[a.antigen as usize];
                 if v.last() != Some(&(i as u16)) {
@@ -447,7 +456,6 @@ impl SeriesRunner<'_, '_> {
         run.forecast = None;
         run.score = 0;
         run.status = SeriesStatus::NotComplete;
-        let dob = self.ctx.dob;
         for k in 0..self.adoses.len() {
             let d = *self.dose(k);
             // CDSi 6.1: dose administered condition
@@ -511,7 +519,7 @@ impl SeriesRunner<'_, '_> {
             // CDSi 6.4: age (an interval failure is the reported reason when
             // both fail, as in the CDC test cases)
             if let Some(age) = self.select_age(sd, d.day) {
-                let abs_min = add_opt(dob, age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
+                let abs_min = self.ctx.at_age(age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
                 if d.day < abs_min && iv_ok {
                     run.evals[k] = DEval {
                         status: DoseStatus::NotValid,
@@ -520,7 +528,7 @@ impl SeriesRunner<'_, '_> {
                     };
                     continue;
                 }
-                let max = add_opt(dob, age.max).unwrap_or(DAY_MAX);
+                let max = self.ctx.at_age(age.max).unwrap_or(DAY_MAX);
                 if d.day >= max {
                     run.evals[k] = DEval {
                         status: DoseStatus::Extraneous,
@@ -617,7 +625,7 @@ impl SeriesRunner<'_, '_> {
             }
         }
         let age = self.select_age(sd, ctx.assess);
-        let max_date = age.and_then(|a| add_opt(ctx.dob, a.max));
+        let max_date = age.and_then(|a| ctx.at_age(a.max));
         if let Some(m) = max_date {
             if ctx.assess >= m {
                 run.status = SeriesStatus::AgedOut;
@@ -626,7 +634,7 @@ impl SeriesRunner<'_, '_> {
         }
         // CDSi 7.5: forecast dates
         let mut earliest = age
-            .and_then(|a| add_opt(ctx.dob, a.min.or(a.abs_min)))
+            .and_then(|a| ctx.at_age(a.min.or(a.abs_min)))
             .unwrap_or(ctx.dob);
         let mut rec_int: Option<Day> = None;
         let mut pd_int: Option<Day> = None;
@@ -663,13 +671,13 @@ impl SeriesRunner<'_, '_> {
         if let Some(s) = sd.season_start {
             earliest = earliest.max(s);
         }
-        let rec_age = age.and_then(|a| add_opt(ctx.dob, a.earliest_rec));
+        let rec_age = age.and_then(|a| ctx.at_age(a.earliest_rec));
         let unadj_rec = match (rec_age, rec_int) {
             (Some(a), _) => a,
             (None, Some(i)) => i,
             (None, None) => earliest,
         };
-        let pd_age = age.and_then(|a| add_opt(ctx.dob, a.latest_rec));
+        let pd_age = age.and_then(|a| ctx.at_age(a.latest_rec));
         let unadj_pd = match (pd_age, pd_int) {
             (Some(a), _) => Some(a - 1),
             (None, Some(i)) => Some(i - 1),

@@ -114,6 +114,7 @@ impl Engine {
             let ctx = engine::Ctx {
                 data,
                 dob,
+                dob_ymd: date::civil_from_days(dob),
                 assess: date::from_naive(assessment_date),
                 sex: patient.sex,
                 doses: &doses,

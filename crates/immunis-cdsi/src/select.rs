@@ -3,7 +3,7 @@
 //! (identify and evaluate vaccine groups, single and multiple antigen).
 
 use crate::api::*;
-use crate::date::{add_opt, Day, DAY_MAX, DAY_MIN};
+use crate::date::{Day, DAY_MAX, DAY_MIN};
 use crate::engine::{out_date, Ctx, Run, Scratch, NONE16};
 use crate::model::*;
 use crate::supporting_data::SupportingData;
@@ -34,7 +34,7 @@ fn finish(data: &SupportingData, ctx: &Ctx<'_>, r: &Run) -> (Day, bool) {
         .doses
         .last()
         .and_then(|sd| sd.ages.first())
-        .and_then(|a| add_opt(ctx.dob, a.max))
+        .and_then(|a| ctx.at_age(a.max))
         .unwrap_or(DAY_MAX);
     (d, d < max_last)
 }
@@ -86,7 +86,7 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
             match s.series_type {
                 SeriesType::Risk => Some(s.priority) == highest_risk,
                 SeriesType::Standard => {
-                    let before_max = match (r.first_valid, add_opt(ctx.dob, s.max_age_to_start)) {
+                    let before_max = match (r.first_valid, ctx.at_age(s.max_age_to_start)) {
                         (Some(f), Some(m)) => f < m,
                         _ => true,
                     };
@@ -262,8 +262,8 @@ pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch)
                 let r = &s.runs[i as usize];
                 let sr = series_of(data, r);
                 r.any_satisfied()
-                    || (ctx.assess >= add_opt(ctx.dob, sr.min_age_to_start).unwrap_or(DAY_MIN)
-                        && ctx.assess < add_opt(ctx.dob, sr.max_age_to_start).unwrap_or(DAY_MAX))
+                    || (ctx.assess >= ctx.at_age(sr.min_age_to_start).unwrap_or(DAY_MIN)
+                        && ctx.assess < ctx.at_age(sr.max_age_to_start).unwrap_or(DAY_MAX))
             });
             if !applicable {
                 continue;
@@ -335,16 +335,16 @@ fn recommended_vaccines(data: &SupportingData, ctx: &Ctx<'_>, r: &Run, earliest:
         .iter()
         .filter(|pv| pv.forecast)
         .filter(|pv| {
-            earliest >= add_opt(ctx.dob, pv.begin_age).unwrap_or(crate::date::DAY_MIN)
-                && earliest < add_opt(ctx.dob, pv.end_age).unwrap_or(DAY_MAX)
+            earliest >= ctx.at_age(pv.begin_age).unwrap_or(crate::date::DAY_MIN)
+                && earliest < ctx.at_age(pv.end_age).unwrap_or(DAY_MAX)
         })
         .filter(|pv| {
             // CDSi 7.3 vaccine-specific contraindications
             !antigen.vaccine_contraindications.iter().any(|vc| {
                 vc.cvx == pv.cvx
                     && ctx.obs.iter().any(|o| o.0 == vc.observation)
-                    && ctx.assess >= add_opt(ctx.dob, vc.begin_age).unwrap_or(crate::date::DAY_MIN)
-                    && ctx.assess < add_opt(ctx.dob, vc.end_age).unwrap_or(DAY_MAX)
+                    && ctx.assess >= ctx.at_age(vc.begin_age).unwrap_or(crate::date::DAY_MIN)
+                    && ctx.assess < ctx.at_age(vc.end_age).unwrap_or(DAY_MAX)
             })
         })
         .map(|pv| Cvx(pv.cvx))
