@@ -656,7 +656,12 @@ impl SeriesRunner<'_, '_> {
             }
         }
         // live virus conflicts with the recommended vaccines
-        for p in ctx.doses.iter() {
+        let live_prev = &ctx.data.live_previous;
+        for p in ctx
+            .doses
+            .iter()
+            .filter(|p| live_prev.get(p.cvx as usize).copied().unwrap_or(false))
+        {
             for pv in sd.preferable.iter() {
                 let Some(&(lo, hi)) = ctx.data.live_by_current.get(pv.cvx as usize) else {
                     continue;

@@ -27,6 +27,8 @@ pub struct SupportingData {
     pub live_virus: Vec<LiveVirusConflict>,
     /// For each CVX, the range into `live_virus` where it is the current vaccine.
     pub live_by_current: Vec<(u32, u32)>,
+    /// For each CVX, whether it is the previous vaccine of any live virus conflict.
+    pub live_previous: Vec<bool>,
     /// Coded observations.
     pub observations: Vec<ObservationDef>,
 }
@@ -189,6 +191,10 @@ impl SupportingData {
             }
         }
         live_virus.sort_by_key(|l| l.current);
+        let mut live_previous = vec![false; MAX_CVX];
+        for lv in &live_virus {
+            live_previous[lv.previous as usize] = true;
+        }
         let mut live_by_current = vec![(0u32, 0u32); MAX_CVX];
         let mut i = 0;
         while i < live_virus.len() {
@@ -232,6 +238,7 @@ impl SupportingData {
             cvx_names,
             live_virus,
             live_by_current,
+            live_previous,
             observations,
         })
     }
