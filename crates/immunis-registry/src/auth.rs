@@ -39,6 +39,23 @@ fn cache_key(username: &str, password: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A random 24-character secret from the OS random number generator.
+pub fn generate_secret() -> String {
+    use rand_core::RngCore;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 24];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| {
+            ALPHABET
+                .get(usize::from(*b) % ALPHABET.len())
+                .copied()
+                .unwrap_or(b'x') as char
+        })
+        .collect()
+}
+
 /// Hashes a secret with argon2id and a random salt (PHC string).
 pub fn hash_secret(secret: &str) -> Result<String, RegistryError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -223,5 +240,55 @@ impl Registry {
             facility_code: Some(f.code),
             client_addr,
         })
+    }
+}
+
+/// The result of re-walking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerification {
+    Intact { records: i64, head: String },
+    Broken { seq: i64, reason: String },
+}
+
+impl Registry {
+    /// Registered facilities with their organizations (administrators only).
+    pub fn list_facilities(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(immunis_model::Facility, immunis_model::Organization)>, RegistryError> {
+        self.require_admin(actor)?;
+        let mut out = Vec::new();
+        self.store.read(&mut |tx| {
+            out = tx.list_facilities()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Re-walks the whole hash chain of the audit trail, page by page.
+    pub fn verify_audit(&self, actor: &Actor) -> Result<AuditVerification, RegistryError> {
+        self.require_admin(actor)?;
+        let mut prev = immunis_store::genesis();
+        let mut seq = 0i64;
+        loop {
+            let mut page = Vec::new();
+            self.store.read(&mut |tx| {
+                page = tx.audit_records(seq, 10_000)?;
+                Ok(())
+            })?;
+            if page.is_empty() {
+                return Ok(AuditVerification::Intact {
+                    records: seq,
+                    head: prev,
+                });
+            }
+            match immunis_store::verify_chain(&page, prev.clone(), seq) {
+                Ok((h, s)) => {
+                    prev = h;
+                    seq = s;
+                }
+                Err((bad, reason)) => return Ok(AuditVerification::Broken { seq: bad, reason }),
+            }
+        }
     }
 }

@@ -73,9 +73,13 @@ pub fn framing_reject(reason: &str) -> Vec<u8> {
 fn journal_entry(raw: &[u8], inbound: &Inbound, header: Option<&MessageHeader>) -> JournalEntry {
     JournalEntry {
         transport: inbound.transport.to_string(),
-        facility_code: header.map(|h| h.sending_facility.id().to_string()).filter(|s| !s.is_empty()),
+        facility_code: header
+            .map(|h| h.sending_facility.id().to_string())
+            .filter(|s| !s.is_empty()),
         remote_addr: inbound.remote_addr.clone(),
-        message_control_id: header.map(|h| h.control_id.clone()).filter(|s| !s.is_empty()),
+        message_control_id: header
+            .map(|h| h.control_id.clone())
+            .filter(|s| !s.is_empty()),
         message_type: header
             .map(|h| format!("{}^{}", h.message_type, h.trigger_event))
             .filter(|s| s != "^"),
@@ -145,7 +149,12 @@ fn outcome_issues(o: &IngestOutcome) -> Vec<Issue> {
     out
 }
 
-fn resolve_actor(reg: &Registry, who: &Submitter, header: &MessageHeader, inbound: &Inbound) -> Result<Actor, Issue> {
+fn resolve_actor(
+    reg: &Registry,
+    who: &Submitter,
+    header: &MessageHeader,
+    inbound: &Inbound,
+) -> Result<Actor, Issue> {
     match who {
         Submitter::Authenticated(a) => Ok(a.clone()),
         Submitter::TrustedNetwork => {
@@ -174,7 +183,12 @@ fn reject_ack(header: &MessageHeader, issue: Issue) -> Vec<u8> {
 }
 
 /// Processes one HL7 message and returns the reply, committed.
-pub async fn process_message(reg: &Registry, who: &Submitter, raw: &[u8], inbound: &Inbound) -> Vec<u8> {
+pub async fn process_message(
+    reg: &Registry,
+    who: &Submitter,
+    raw: &[u8],
+    inbound: &Inbound,
+) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
     let msg = match Message::parse(&text) {
         Ok(m) => m,
@@ -188,7 +202,8 @@ pub async fn process_message(reg: &Registry, who: &Submitter, raw: &[u8], inboun
         Ok(a) => a,
         Err(issue) => {
             let reply = reject_ack(&header, issue);
-            return reply_without_changes(reg, raw, inbound, Some(&header), reply, AckCode::Reject).await;
+            return reply_without_changes(reg, raw, inbound, Some(&header), reply, AckCode::Reject)
+                .await;
         }
     };
     match header.message_type.as_str() {
@@ -230,7 +245,12 @@ async fn process_vxu(
     match reg.ingest(actor, vxu.submission, entry, respond).await {
         Ok((_, reply)) => reply.bytes,
         Err(RegistryError::Denied(why)) => {
-            let issue = Issue::error(Location::field("MSH", 1, 4), ErrorCode::UnknownKeyIdentifier, None, format!("Not accepted: {why}"));
+            let issue = Issue::error(
+                Location::field("MSH", 1, 4),
+                ErrorCode::UnknownKeyIdentifier,
+                None,
+                format!("Not accepted: {why}"),
+            );
             let reply = reject_ack(&header, issue);
             reply_without_changes(reg, raw, inbound, Some(&header), reply, AckCode::Reject).await
         }
@@ -240,7 +260,12 @@ async fn process_vxu(
 
 /// Processes a payload that may hold several messages (a batch, a file):
 /// one reply per message, in order.
-pub async fn process_payload(reg: &Registry, who: &Submitter, raw: &[u8], inbound: &Inbound) -> Vec<Vec<u8>> {
+pub async fn process_payload(
+    reg: &Registry,
+    who: &Submitter,
+    raw: &[u8],
+    inbound: &Inbound,
+) -> Vec<Vec<u8>> {
     let text = String::from_utf8_lossy(raw);
     let batch = immunis_hl7::split_messages(&text);
     if batch.messages.is_empty() {

@@ -18,5 +18,6 @@ pub(crate) async fn process_qbp(
     h.message_type = "QBP-UNSUPPORTED".into();
     let issues = check_header(&h, Expected::Vxu);
     let reply = build_ack(&header, &issues, &crate::hl7::reply_options_pub()).into_bytes();
-    crate::hl7::reply_without_changes_pub(reg, raw, inbound, Some(&header), reply, AckCode::Reject).await
+    crate::hl7::reply_without_changes_pub(reg, raw, inbound, Some(&header), reply, AckCode::Reject)
+        .await
 }

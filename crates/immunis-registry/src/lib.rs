@@ -19,7 +19,7 @@ pub use immunis_access::{Action, Actor, Decision, Purpose, Role};
 use immunis_model::{CodeTables, PatientSubmission};
 use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
-pub use auth::AuthError;
+pub use auth::{AuditVerification, AuthError};
 pub use ingest::{DoseOutcome, IngestOutcome};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};

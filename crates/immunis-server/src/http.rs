@@ -25,7 +25,12 @@ pub(crate) struct AppState {
     pub base_url: String,
 }
 
-pub async fn serve(registry: Arc<Registry>, listener: TcpListener, addr: SocketAddr, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
     let state = AppState {
         registry,
         base_url: format!("http://{addr}"),
@@ -34,9 +39,12 @@ pub async fn serve(registry: Arc<Registry>, listener: TcpListener, addr: SocketA
     let shutdown = async move {
         let _ = stop.changed().await;
     };
-    if let Err(e) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    if let Err(e) = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         tracing::error!("http server stopped: {e}");
     }
@@ -55,7 +63,10 @@ fn router(state: AppState) -> Router {
 
 async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("cache-control", HeaderValue::from_static("no-store"));
     res
@@ -66,7 +77,11 @@ async fn get_wsdl(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     if !q.contains_key("wsdl") && !q.contains_key("WSDL") {
-        return (StatusCode::NOT_FOUND, "append ?wsdl for the service description").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "append ?wsdl for the service description",
+        )
+            .into_response();
     }
     let wsdl = soap::WSDL.replace("{{LOCATION}}", &format!("{}/soap", state.base_url));
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], wsdl).into_response()
@@ -75,8 +90,12 @@ async fn get_wsdl(
 /// `user:password` from an HTTP Basic `Authorization` header.
 pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let b64 = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -89,7 +108,12 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         status.as_u16(),
         json_str(detail)
     );
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body,
+    )
+        .into_response()
 }
 
 fn json_str(s: &str) -> String {
@@ -114,9 +138,15 @@ async fn post_hl7(
     body: Bytes,
 ) -> Response {
     let Some((user, pass)) = basic_credentials(&headers) else {
-        let mut r = problem(StatusCode::UNAUTHORIZED, "Authentication required", "use HTTP Basic authentication with your submitter credentials");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"immunis\""));
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required",
+            "use HTTP Basic authentication with your submitter credentials",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"immunis\""),
+        );
         return r;
     };
     let actor = match state
@@ -126,18 +156,38 @@ async fn post_hl7(
     {
         Ok(a) => a,
         Err(immunis_registry::AuthError::BadCredentials) => {
-            return problem(StatusCode::UNAUTHORIZED, "Invalid credentials", "invalid username or password")
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "Invalid credentials",
+                "invalid username or password",
+            )
         }
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", &e.to_string()),
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &e.to_string(),
+            )
+        }
     };
     if body.is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "Empty body", "the request body must hold an HL7 v2 message");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Empty body",
+            "the request body must hold an HL7 v2 message",
+        );
     }
     let inbound = Inbound {
         transport: "http",
         remote_addr: Some(peer.to_string()),
     };
-    let replies = process_payload(&state.registry, &Submitter::Authenticated(actor), &body, &inbound).await;
+    let replies = process_payload(
+        &state.registry,
+        &Submitter::Authenticated(actor),
+        &body,
+        &inbound,
+    )
+    .await;
     let mut out = Vec::new();
     for r in replies {
         out.extend_from_slice(&r);
@@ -147,7 +197,10 @@ async fn post_hl7(
     }
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "x-application/hl7-v2+er7; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "x-application/hl7-v2+er7; charset=utf-8",
+        )],
         out,
     )
         .into_response()

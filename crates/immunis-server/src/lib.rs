@@ -55,20 +55,43 @@ impl RunningServer {
 }
 
 /// Binds both listeners and serves until [`RunningServer::shutdown`].
-pub async fn start(registry: Arc<Registry>, opts: ServerOptions) -> Result<RunningServer, ServerError> {
+pub async fn start(
+    registry: Arc<Registry>,
+    opts: ServerOptions,
+) -> Result<RunningServer, ServerError> {
     if !opts.allow_plaintext_mllp && !opts.mllp.ip().is_loopback() {
         return Err(ServerError::PlaintextRefused(opts.mllp));
     }
     let http_listener = TcpListener::bind(opts.http)
         .await
-        .map_err(|source| ServerError::Bind { addr: opts.http, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: opts.http,
+            source,
+        })?;
     let mllp_listener = TcpListener::bind(opts.mllp)
         .await
-        .map_err(|source| ServerError::Bind { addr: opts.mllp, source })?;
-    let http_addr = http_listener.local_addr().map_err(|source| ServerError::Bind { addr: opts.http, source })?;
-    let mllp_addr = mllp_listener.local_addr().map_err(|source| ServerError::Bind { addr: opts.mllp, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: opts.mllp,
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind {
+            addr: opts.http,
+            source,
+        })?;
+    let mllp_addr = mllp_listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind {
+            addr: opts.mllp,
+            source,
+        })?;
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(mllp::serve(registry.clone(), mllp_listener, stopped.clone()));
+    tokio::spawn(mllp::serve(
+        registry.clone(),
+        mllp_listener,
+        stopped.clone(),
+    ));
     tokio::spawn(http::serve(registry, http_listener, http_addr, stopped));
     Ok(RunningServer {
         http_addr,

@@ -18,7 +18,11 @@ use crate::MAX_MESSAGE_BYTES;
 /// A connection idle this long is closed (a stuck client cannot pin a task forever).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub async fn serve(registry: Arc<Registry>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -55,7 +59,9 @@ async fn connection(registry: Arc<Registry>, mut stream: TcpStream, peer: Socket
         decoder.push(buf.get(..n).unwrap_or_default());
         while let Some(frame_result) = decoder.next_frame() {
             let reply = match frame_result {
-                Ok(msg) => process_message(&registry, &Submitter::TrustedNetwork, &msg, &inbound).await,
+                Ok(msg) => {
+                    process_message(&registry, &Submitter::TrustedNetwork, &msg, &inbound).await
+                }
                 Err(e) => {
                     // Oversized or broken framing: answer with a reject and drop the connection.
                     tracing::warn!("mllp framing error from {peer}: {e}");

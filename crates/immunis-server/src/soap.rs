@@ -20,7 +20,9 @@ const NS_2011: &str = "urn:cdc:iisb:2011";
 /// What a SOAP request asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SoapRequest {
-    ConnectivityTest { echo: String },
+    ConnectivityTest {
+        echo: String,
+    },
     Submit {
         username: Option<String>,
         password: Option<String>,
@@ -43,7 +45,12 @@ pub struct SoapFault {
 fn child_text<'a>(node: roxmltree::Node<'a, 'a>, names: &[&str]) -> Option<String> {
     node.descendants()
         .find(|n| n.is_element() && names.contains(&n.tag_name().name()))
-        .map(|n| n.descendants().filter(|d| d.is_text()).filter_map(|d| d.text()).collect::<String>())
+        .map(|n| {
+            n.descendants()
+                .filter(|d| d.is_text())
+                .filter_map(|d| d.text())
+                .collect::<String>()
+        })
 }
 
 /// Parses a SOAP 1.2 (or 1.1) envelope into a request.
@@ -66,19 +73,26 @@ pub fn parse_request(body: &str) -> Result<SoapRequest, SoapFault> {
             reason: "Malformed SOAP request".into(),
             detail: "no SOAP Body".into(),
         })?;
-    let op = body_el.children().find(|n| n.is_element()).ok_or_else(|| SoapFault {
-        code: "Sender",
-        kind: "UnknownFault",
-        number: 0,
-        reason: "Malformed SOAP request".into(),
-        detail: "empty SOAP Body".into(),
-    })?;
+    let op = body_el
+        .children()
+        .find(|n| n.is_element())
+        .ok_or_else(|| SoapFault {
+            code: "Sender",
+            kind: "UnknownFault",
+            number: 0,
+            reason: "Malformed SOAP request".into(),
+            detail: "empty SOAP Body".into(),
+        })?;
     match op.tag_name().name() {
-        "connectivityTest" | "ConnectivityTestRequest" | "ConnectivityTest" => Ok(SoapRequest::ConnectivityTest {
-            echo: child_text(op, &["echoBack", "EchoBack"]).unwrap_or_default(),
-        }),
+        "connectivityTest" | "ConnectivityTestRequest" | "ConnectivityTest" => {
+            Ok(SoapRequest::ConnectivityTest {
+                echo: child_text(op, &["echoBack", "EchoBack"]).unwrap_or_default(),
+            })
+        }
         "submitSingleMessage" | "SubmitSingleMessageRequest" | "SubmitSingleMessage" => {
-            let header = root.children().find(|n| n.is_element() && n.tag_name().name() == "Header");
+            let header = root
+                .children()
+                .find(|n| n.is_element() && n.tag_name().name() == "Header");
             let (mut username, mut password) = (
                 child_text(op, &["username", "Username"]),
                 child_text(op, &["password", "Password"]),
@@ -87,8 +101,12 @@ pub fn parse_request(body: &str) -> Result<SoapRequest, SoapFault> {
                 h.descendants()
                     .find(|n| n.is_element() && n.tag_name().name() == "UsernameToken")
             }) {
-                username = username.filter(|u| !u.is_empty()).or(child_text(token, &["Username"]));
-                password = password.filter(|p| !p.is_empty()).or(child_text(token, &["Password"]));
+                username = username
+                    .filter(|u| !u.is_empty())
+                    .or(child_text(token, &["Username"]));
+                password = password
+                    .filter(|p| !p.is_empty())
+                    .or(child_text(token, &["Password"]));
             }
             Ok(SoapRequest::Submit {
                 username,
@@ -292,11 +310,17 @@ mod tests {
     #[test]
     fn body_credentials_and_connectivity() {
         let xml = r#"<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body><connectivityTest xmlns="urn:cdc:iisb:2011"><echoBack>hi</echoBack></connectivityTest></Body></Envelope>"#;
-        assert_eq!(parse_request(xml), Ok(SoapRequest::ConnectivityTest { echo: "hi".into() }));
+        assert_eq!(
+            parse_request(xml),
+            Ok(SoapRequest::ConnectivityTest { echo: "hi".into() })
+        );
         let bad = parse_request("<not xml").map_err(|f| f.kind);
         assert_eq!(bad, Err("UnknownFault"));
         let op = r#"<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body><deleteEverything/></Body></Envelope>"#;
-        assert_eq!(parse_request(op).map_err(|f| f.kind), Err("UnsupportedOperationFault"));
+        assert_eq!(
+            parse_request(op).map_err(|f| f.kind),
+            Err("UnsupportedOperationFault")
+        );
     }
 
     #[test]
