@@ -1,0 +1,2 @@
+//! Criterion benchmarks: normalization, blocking keys, pair scoring.
+fn main() {}
