@@ -43,7 +43,13 @@ fn pattern(a: &immunis_matching::MatchRecord, b: &immunis_matching::MatchRecord)
     compare(&na, &nb).levels
 }
 
-fn estimate(same: &[Pattern], random: &[Pattern], priors: &Model, provenance: String) -> Model {
+fn estimate(
+    same: &[Pattern],
+    random: &[Pattern],
+    priors: &Model,
+    pseudo: f64,
+    provenance: String,
+) -> Model {
     let mut model = priors.clone();
     let count = |pats: &[Pattern], f: usize| {
         let mut c = [0.0f64; LEVEL_COUNT];
@@ -60,7 +66,7 @@ fn estimate(same: &[Pattern], random: &[Pattern], priors: &Model, provenance: St
             let prior = priors.mu[f][l];
             // Smoothed toward the prior with a pseudo-count of 2 pairs, so
             // unseen cells neither vanish nor dominate.
-            let k = 2.0;
+            let k = pseudo;
             let m = if nm > 0.0 {
                 (cm[l] + k * prior.m) / (nm + k)
             } else {
@@ -207,6 +213,8 @@ fn main() {
     let mut train: Vec<String> = Vec::new();
     let mut out: Option<String> = None;
     let mut margin = 3.0;
+    let mut pseudo = 2.0;
+    let mut household_cap = f64::INFINITY;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -216,6 +224,14 @@ fn main() {
             }
             "--out" => {
                 out = Some(args[i + 1].clone());
+                i += 1;
+            }
+            "--pseudo" => {
+                pseudo = args[i + 1].parse().unwrap_or(pseudo);
+                i += 1;
+            }
+            "--household-cap" => {
+                household_cap = args[i + 1].parse().unwrap_or(household_cap);
                 i += 1;
             }
             "--margin" => {
@@ -251,12 +267,13 @@ fn main() {
             train_cases.extend(cases);
         }
         let provenance = format!(
-            "m from {} same-person pairs, u from {} random pairs of {}; priors for unseen cells; thresholds tuned on the same files (margin {margin} bits)",
+            "m from {} same-person pairs, u from {} random pairs of {}; priors (pseudo-count {pseudo}) for unseen cells; thresholds tuned on the same files (margin {margin} bits)",
             same.len(),
             random.len(),
             train.join(", ")
         );
-        let mut model = estimate(&same, &random, &priors, provenance);
+        let mut model = estimate(&same, &random, &priors, pseudo, provenance);
+        model.household_cap = household_cap;
         let matcher = Matcher::new(model.clone(), immunis_matching::NameFrequencies::default());
         let scored = score_all(&matcher, &train_cases);
         model.thresholds = tune(&scored, margin);
@@ -291,7 +308,23 @@ fn main() {
     let matcher = Matcher::new(model, immunis_matching::NameFrequencies::default());
     if let Some(pos) = args.iter().position(|a| a == "--explain") {
         let (file, id) = (&args[pos + 1], &args[pos + 2]);
-        for c in load(file).iter().filter(|c| c.id.starts_with(id.as_str())) {
+        let want: Option<Outcome> = args.get(pos + 3).map(|w| match w.as_str() {
+            "M" => Outcome::Match,
+            "P" => Outcome::PossibleMatch,
+            _ => Outcome::NotAMatch,
+        });
+        let got: Option<Outcome> = args.get(pos + 4).map(|w| match w.as_str() {
+            "M" => Outcome::Match,
+            "P" => Outcome::PossibleMatch,
+            _ => Outcome::NotAMatch,
+        });
+        for c in load(file).iter().filter(|c| c.id.contains(id.as_str())) {
+            if want.is_some() && c.expected != want {
+                continue;
+            }
+            if got.is_some() && Some(matcher.compare_records(&c.a, &c.b).outcome) != got {
+                continue;
+            }
             let r = matcher.compare_records(&c.a, &c.b);
             println!(
                 "{} expected {:?} got {:?} score {:.2} rules {:?}",

@@ -34,16 +34,21 @@ pub enum HardRule {
     /// first/middle swap explains the difference): at most a
     /// `PossibleMatch`. Twins differ in exactly this field and nowhere else.
     GivenNameConflict,
+    /// Unrelated given names where either record reports a multiple birth:
+    /// the classic twin pair (same birth date, mother, address, phone).
+    /// Forces `NotAMatch`.
+    MultipleBirthSiblings,
 }
 
 impl HardRule {
     /// All rules.
-    pub const ALL: [HardRule; 5] = [
+    pub const ALL: [HardRule; 6] = [
         HardRule::BirthOrderConflict,
         HardRule::BirthCertificateConflict,
         HardRule::SsnConflict,
         HardRule::SexConflict,
         HardRule::GivenNameConflict,
+        HardRule::MultipleBirthSiblings,
     ];
 
     fn bit(self) -> u8 {
@@ -55,7 +60,9 @@ impl HardRule {
     pub fn is_veto(self) -> bool {
         matches!(
             self,
-            HardRule::BirthOrderConflict | HardRule::BirthCertificateConflict
+            HardRule::BirthOrderConflict
+                | HardRule::BirthCertificateConflict
+                | HardRule::MultipleBirthSiblings
         )
     }
 
@@ -67,6 +74,9 @@ impl HardRule {
             HardRule::SsnConflict => "different SSNs",
             HardRule::SexConflict => "different sex",
             HardRule::GivenNameConflict => "unrelated given names",
+            HardRule::MultipleBirthSiblings => {
+                "multiple birth with unrelated given names (siblings)"
+            }
         }
     }
 }
@@ -568,6 +578,11 @@ pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparis
     let mrn = compare_scoped(a, b);
     c.set(Field::Mrn, mrn.0, mrn.1);
     let mb = compare_multiple_birth(a, b, &mut c.rules);
+    let multiple = a.multiple_birth.is_multiple() == Some(true)
+        || b.multiple_birth.is_multiple() == Some(true);
+    if multiple && c.rules.contains(HardRule::GivenNameConflict) {
+        c.rules.insert(HardRule::MultipleBirthSiblings);
+    }
     c.set(Field::MultipleBirth, mb.0, mb.1);
     let shots = compare_shots(&a.shots, &b.shots);
     c.set(Field::ShotHistory, shots.0, shots.1);

@@ -80,6 +80,18 @@ impl Field {
         self as usize
     }
 
+    /// True for fields siblings share (see [`Model::household_cap`]).
+    pub fn is_household(self) -> bool {
+        matches!(
+            self,
+            Field::MotherMaidenName
+                | Field::GuardianFirst
+                | Field::GuardianLast
+                | Field::Address
+                | Field::Phone
+        )
+    }
+
     /// Stable name used in the model file.
     pub fn name(self) -> &'static str {
         match self {
@@ -196,6 +208,11 @@ pub struct Model {
     /// Largest extra weight (bits) term-frequency adjustment may add on top
     /// of the average exact-agreement weight; rare names help, but bounded.
     pub max_tf_bonus: f64,
+    /// Cap (bits) on the summed positive weight of the household fields
+    /// (mother's maiden name, guardians, address, phone). Siblings share all
+    /// of them, so they are not independent evidence of identity; without
+    /// the cap a sibling pair could out-score a true match.
+    pub household_cap: f64,
     /// Where the model came from (free text, kept in the file header).
     pub provenance: String,
 }
@@ -231,6 +248,7 @@ impl Model {
         let mut possible = None;
         let mut min_name_frequency = 1e-5;
         let mut max_tf_bonus = 4.0;
+        let mut household_cap = f64::INFINITY;
         let mut provenance = String::new();
         for (i, line) in text.lines().enumerate() {
             let line_no = i + 1;
@@ -274,6 +292,7 @@ impl Model {
                 ["threshold", "possible", v] => possible = Some(num(v)?),
                 ["setting", "min_name_frequency", v] => min_name_frequency = num(v)?,
                 ["setting", "max_tf_bonus", v] => max_tf_bonus = num(v)?,
+                ["setting", "household_cap", v] => household_cap = num(v)?,
                 _ => return Err(bad("expected mu/threshold/setting row")),
             }
         }
@@ -287,6 +306,7 @@ impl Model {
             thresholds: Thresholds { matched, possible },
             min_name_frequency,
             max_tf_bonus,
+            household_cap,
             provenance,
         })
     }
@@ -327,6 +347,9 @@ impl Model {
             self.min_name_frequency
         ));
         s.push_str(&format!("setting\tmax_tf_bonus\t{}\n", self.max_tf_bonus));
+        if self.household_cap.is_finite() {
+            s.push_str(&format!("setting\thousehold_cap\t{}\n", self.household_cap));
+        }
         s
     }
 }

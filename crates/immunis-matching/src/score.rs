@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{compare, Comparison, HardRule};
-use crate::model::{weight_of, Field, Level, Model, Thresholds};
+use crate::model::{weight_of, Field, Level, Model, Thresholds, FIELD_COUNT};
 use crate::normalize::{normalize, NameFrequencies, NormalizedRecord};
 use crate::record::MatchRecord;
 
@@ -136,9 +136,33 @@ impl Matcher {
         }
     }
 
+    /// Per-field weights after term-frequency adjustment and the household
+    /// cap (positive household weights scaled down proportionally).
+    pub fn weights(&self, c: &Comparison<'_>) -> [f64; FIELD_COUNT] {
+        let mut w = [0.0; FIELD_COUNT];
+        let mut household = 0.0;
+        for f in Field::ALL {
+            let x = self.field_weight(c, f);
+            w[f.index()] = x;
+            if f.is_household() && x > 0.0 {
+                household += x;
+            }
+        }
+        let cap = self.model.household_cap;
+        if household > cap {
+            let scale = cap / household;
+            for f in Field::ALL {
+                if f.is_household() && w[f.index()] > 0.0 {
+                    w[f.index()] *= scale;
+                }
+            }
+        }
+        w
+    }
+
     /// Total score of a comparison vector.
     pub fn score(&self, c: &Comparison<'_>) -> f64 {
-        Field::ALL.iter().map(|&f| self.field_weight(c, f)).sum()
+        self.weights(c).iter().sum()
     }
 
     /// Decision for a comparison vector with a given score.
@@ -163,13 +187,14 @@ impl Matcher {
 
     /// Full decision with explanation.
     pub fn decide(&self, c: &Comparison<'_>) -> MatchResult {
+        let w = self.weights(c);
         let fields: Vec<FieldComparison> = Field::ALL
             .iter()
             .map(|&f| FieldComparison {
                 field: f,
                 level: c.level(f),
                 detail: c.details[f.index()],
-                weight: self.field_weight(c, f),
+                weight: w[f.index()],
             })
             .collect();
         let score = fields.iter().map(|x| x.weight).sum();
