@@ -47,7 +47,7 @@ pub enum BlockingKeyKind {
     NamesYear = 3,
     /// NYSIIS of both names (order-free) + canonical month/day.
     NamesMonthDay = 4,
-    /// NYSIIS of both names (order-free) + 5-digit ZIP.
+    /// NYSIIS of both names (order-free) + ZIP / postcode (4-5 digits).
     NamesZip = 5,
     /// SSN.
     Ssn = 6,
@@ -162,7 +162,7 @@ pub fn blocking_keys_normalized(n: &NormalizedRecord) -> Vec<BlockingKey> {
             }
             let (x, y) = order(nf, nl);
             for a in &n.addresses {
-                if a.zip5.len() == 5 {
+                if a.zip5.len() >= 4 {
                     keys.push(BlockingKey::new(K::NamesZip, &[x, y, &a.zip5]));
                 }
             }

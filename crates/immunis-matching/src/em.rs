@@ -136,6 +136,38 @@ pub fn fit(patterns: &[Pattern], init: &Model, opts: EmOptions) -> EmFit {
     }
 }
 
+/// Sets u probabilities from comparison vectors of random (overwhelmingly
+/// non-matching) record pairs, smoothed toward `init` with `pseudo_count`
+/// pseudo-pairs per field. This is the usual companion of [`fit`] with
+/// `fix_u`: blocked candidate pairs are mostly matches, so they say little
+/// about chance agreement.
+pub fn estimate_u(random: &[Pattern], init: &Model, pseudo_count: f64) -> Model {
+    let mut model = init.clone();
+    for f in 0..FIELD_COUNT {
+        let mut counts = [0.0f64; LEVEL_COUNT];
+        for p in random {
+            counts[p[f].index()] += 1.0;
+        }
+        let present: f64 = counts
+            .iter()
+            .enumerate()
+            .filter(|(l, _)| *l != Level::Missing.index())
+            .map(|(_, c)| c)
+            .sum();
+        if present <= 0.0 {
+            continue;
+        }
+        for l in 0..LEVEL_COUNT {
+            if l == Level::Missing.index() {
+                continue;
+            }
+            let prior = init.mu[f][l].u;
+            model.mu[f][l].u = (counts[l] + pseudo_count * prior) / (present + pseudo_count);
+        }
+    }
+    model
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
