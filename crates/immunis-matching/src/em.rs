@@ -157,12 +157,12 @@ pub fn estimate_u(random: &[Pattern], init: &Model, pseudo_count: f64) -> Model 
         if present <= 0.0 {
             continue;
         }
-        for l in 0..LEVEL_COUNT {
+        for (l, count) in counts.iter().enumerate() {
             if l == Level::Missing.index() {
                 continue;
             }
             let prior = init.mu[f][l].u;
-            model.mu[f][l].u = (counts[l] + pseudo_count * prior) / (present + pseudo_count);
+            model.mu[f][l].u = (count + pseudo_count * prior) / (present + pseudo_count);
         }
     }
     model

@@ -672,8 +672,10 @@ mod tests {
 
     #[test]
     fn compound_surnames_produce_parts() {
-        let mut r = MatchRecord::default();
-        r.name = PersonName::new("Ana", "Garcia-Lopez Jr.");
+        let r = MatchRecord {
+            name: PersonName::new("Ana", "Garcia-Lopez Jr."),
+            ..MatchRecord::default()
+        };
         let n = normalize(&r);
         let texts: Vec<&str> = n.last.iter().map(|v| v.text.as_str()).collect();
         assert_eq!(texts, vec!["GARCIALOPEZ", "GARCIA", "LOPEZ"]);
