@@ -33,3 +33,11 @@ pub use issue::{AckCode, AppErrorCode, ErrorCode, Issue, Location, Severity};
 pub use vxu::{interpret_vxu, VxuSubmission};
 pub mod ack;
 pub use ack::{build_ack, err_segment, ReplyOptions};
+pub mod qbp;
+pub mod rsp;
+pub use qbp::{interpret_qbp, QbpOutcome, Query, QueryEcho, QueryProfile};
+pub use rsp::{
+    build_rsp_candidates, build_rsp_error, build_rsp_evaluated, build_rsp_history,
+    build_rsp_not_found, build_rsp_too_many, DoseEvaluation, Forecast, HistoryDose, PatientRecord,
+    Recommendation, SeriesStatus,
+};
