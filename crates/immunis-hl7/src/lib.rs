@@ -31,7 +31,7 @@ pub mod rsp;
 pub mod vxu;
 pub mod write;
 
-pub use ack::{build_ack, err_segment, ReplyOptions};
+pub use ack::{build_ack, build_ack_with_code, err_segment, parse_error_issue, ReplyOptions};
 pub use batch::{split_messages, Batch};
 pub use error::ParseError;
 pub use header::{check_header, Expected, Hd, MessageHeader};
