@@ -6,7 +6,7 @@
 //!   `msg.get("RXA", 5).comp(1)`, `msg.query("PID-3[2].4")`).
 //! - [`escape`]: escape sequences, decoded on access, encoded on write.
 //! - [`batch`]: FHS/BHS batches and multi-message payloads ([`split_messages`]).
-//! - [`write`]: segment/message builder with correct escaping.
+//! - [`mod@write`]: segment/message builder with correct escaping.
 //! - [`mllp`]: MLLP framing ([`frame`]) and incremental [`MllpDecoder`].
 //!
 //! Immunization layer (domain values from `immunis-model`):
