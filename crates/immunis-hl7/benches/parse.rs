@@ -85,6 +85,34 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Whole VXU pipeline: parse + IG interpretation + ACK, on the corpus VXUs.
+    let vxus: Vec<&String> = msgs
+        .iter()
+        .filter(|m| m.get(..40).is_some_and(|h| h.contains("VXU^V04")))
+        .collect();
+    let vbytes: usize = vxus.iter().map(|m| m.len()).sum();
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
+    let codes = immunis_model::CodeTables::embedded();
+    let opts = immunis_hl7::ReplyOptions::default();
+    let mut g = c.benchmark_group("vxu");
+    g.throughput(Throughput::Bytes(vbytes as u64));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(4));
+    g.bench_function("parse_interpret_ack", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for m in &vxus {
+                if let Ok(p) = Message::parse(black_box(m)) {
+                    let (_, issues) = immunis_hl7::interpret_vxu(&p, today, codes);
+                    let h = immunis_hl7::MessageHeader::from_message(&p);
+                    n += immunis_hl7::build_ack(&h, &issues, &opts).len();
+                }
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

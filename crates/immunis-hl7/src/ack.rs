@@ -5,8 +5,9 @@
 //! the sender's MSH-10), one ERR per issue (ERR-2 location, ERR-3 0357,
 //! ERR-4 0516 severity, ERR-5 0533, ERR-8 user message).
 
+use crate::error::ParseError;
 use crate::header::{Hd, MessageHeader};
-use crate::issue::{AckCode, Issue};
+use crate::issue::{AckCode, AppErrorCode, ErrorCode, Issue, Location};
 use crate::write::{FieldValue, MessageBuilder, SegmentBuilder};
 
 /// What the responder supplies: no clock and no id generator here.
@@ -105,6 +106,17 @@ pub(crate) fn msa(code: AckCode, incoming: &MessageHeader) -> SegmentBuilder {
 /// incoming trigger event (`ACK^V04^ACK`, or `ACK^Q11^ACK` for a rejected
 /// query, IG example 018), `V04` if there is none.
 pub fn build_ack(incoming: &MessageHeader, issues: &[Issue], opts: &ReplyOptions) -> String {
+    build_ack_with_code(incoming, AckCode::from_issues(issues), issues, opts)
+}
+
+/// [`build_ack`] with an explicit MSA-1 (e.g. AR for a payload that could not
+/// be parsed at all, with [`parse_error_issue`] and a default header).
+pub fn build_ack_with_code(
+    incoming: &MessageHeader,
+    code: AckCode,
+    issues: &[Issue],
+    opts: &ReplyOptions,
+) -> String {
     let event = if incoming.trigger_event.is_empty() {
         "V04"
     } else {
@@ -112,9 +124,54 @@ pub fn build_ack(incoming: &MessageHeader, issues: &[Issue], opts: &ReplyOptions
     };
     let mut m = MessageBuilder::new();
     m.push(reply_msh(incoming, ["ACK", event, "ACK"], "Z23", opts));
-    m.push(msa(AckCode::from_issues(issues), incoming));
+    m.push(msa(code, incoming));
     for i in issues {
         m.push(err_segment(i));
     }
     m.encode()
+}
+
+/// The issue to report when a payload is not an HL7 message at all
+/// (answer it with `build_ack_with_code(&MessageHeader::default(),
+/// AckCode::Reject, ...)`).
+pub fn parse_error_issue(e: &ParseError) -> Issue {
+    let (loc, code) = match e {
+        ParseError::Empty | ParseError::MissingMsh { .. } => {
+            (Location::segment_type("MSH"), ErrorCode::SegmentSequence)
+        }
+        ParseError::InvalidDelimiters(_) => (Location::field("MSH", 1, 2), ErrorCode::DataType),
+        ParseError::TooLarge(_) => (
+            Location::segment_type("MSH"),
+            ErrorCode::ApplicationInternalError,
+        ),
+    };
+    Issue::error(
+        loc,
+        code,
+        Some(AppErrorCode::InvalidValue),
+        format!("Message rejected: {e}"),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn unparseable_payload_gets_an_ar() {
+        let e = Message::parse("hello").unwrap_err();
+        let ack = build_ack_with_code(
+            &MessageHeader::default(),
+            AckCode::Reject,
+            &[parse_error_issue(&e)],
+            &ReplyOptions::default(),
+        );
+        let m = Message::parse(&ack).unwrap();
+        assert_eq!(m.get("MSH", 9).raw(), "ACK^V04^ACK");
+        assert_eq!(m.get("MSA", 1).raw(), "AR");
+        assert_eq!(m.get("ERR", 3).comp(1).raw(), "100");
+        assert!(m.get("ERR", 8).text().contains("MSH"));
+    }
 }

@@ -673,6 +673,14 @@ impl<'a> Comp<'a> {
         }
         nth_piece(self.raw, self.d.subcomponent, n)
     }
+    /// Number of subcomponents (at least 1).
+    pub fn sub_count(&self) -> usize {
+        if self.literal {
+            1
+        } else {
+            split_byte(self.raw, self.d.subcomponent).count()
+        }
+    }
     /// Decoded subcomponent `n`.
     pub fn sub_text(&self, n: usize) -> Cow<'a, str> {
         escape::decode(self.sub(n), &self.d)

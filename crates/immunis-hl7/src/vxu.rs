@@ -567,6 +567,8 @@ impl Ctx<'_> {
         let f = rxa.field(5);
         let triplets = [(1, 3), (4, 6)];
         let mut ndc = None;
+        let mut from_ndc = None;
+        let mut cvx_found = None;
         let mut first_code = None;
         for (c, s) in triplets {
             let code = text(f.comp(c));
@@ -577,18 +579,20 @@ impl Ctx<'_> {
             first_code.get_or_insert_with(|| code.clone());
             if system.contains("NDC") {
                 if let Some(norm) = immunis_model::codes::normalize_ndc(&code) {
-                    if let Some(cvx) = self.codes.cvx_for_ndc(&norm) {
-                        return Ok((cvx, Some(norm)));
+                    if from_ndc.is_none() {
+                        from_ndc = self.codes.cvx_for_ndc(&norm);
                     }
-                    ndc = Some(norm);
+                    ndc.get_or_insert(norm);
                 }
-            } else if system == "CVX" || system.is_empty() {
-                if let Ok(cvx) = Cvx::parse(&code) {
-                    if self.codes.is_known_cvx(&cvx) {
-                        return Ok((cvx, ndc));
-                    }
-                }
+            } else if (system == "CVX" || system.is_empty()) && cvx_found.is_none() {
+                cvx_found = Cvx::parse(&code)
+                    .ok()
+                    .filter(|cvx| self.codes.is_known_cvx(cvx));
             }
+        }
+        // CVX and NDC both given (NOTES §4.6): the CVX wins, the NDC is kept.
+        if let Some(cvx) = cvx_found.or(from_ndc) {
+            return Ok((cvx, ndc));
         }
         match first_code {
             None => self.push(

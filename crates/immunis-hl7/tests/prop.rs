@@ -220,3 +220,87 @@ fn corpus_cached() -> &'static [(String, Vec<u8>)] {
     static CORPUS: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     CORPUS.get_or_init(common::corpus)
 }
+
+mod interpretation {
+    //! The VXU and QBP interpreters and the ACK/RSP builders never panic on
+    //! mutated corpus messages, and what they build always re-parses.
+    use super::*;
+    use immunis_hl7::{
+        build_ack, build_rsp_error, build_rsp_history, interpret_qbp, interpret_vxu, AckCode,
+        HistoryDose, MessageHeader, PatientRecord, ReplyOptions,
+    };
+    use immunis_model::CodeTables;
+
+    fn check_one(text: &str, today: chrono::NaiveDate) -> Result<(), TestCaseError> {
+        let opts = ReplyOptions {
+            control_id: "P1".into(),
+            timestamp: "20250101".into(),
+            ..ReplyOptions::default()
+        };
+        for part in split_messages(text).messages {
+            let Ok(msg) = Message::parse(part) else {
+                continue;
+            };
+            let (sub, issues) = interpret_vxu(&msg, today, CodeTables::embedded());
+            let ack = build_ack(&MessageHeader::from_message(&msg), &issues, &opts);
+            let re = Message::parse(&ack).expect("ACK parses");
+            prop_assert_eq!(re.get("MSA", 1).raw(), AckCode::from_issues(&issues).code());
+            prop_assert_eq!(re.segments_named("ERR").count(), issues.len());
+            if let Some(sub) = sub {
+                let s = &sub.submission;
+                for d in &s.doses {
+                    // Kept doses have a date within [birth, today] and a CVX.
+                    let date = d.event.administered_date.expect("dose date");
+                    prop_assert!(date >= s.patient.birth_date.0 && date <= today);
+                    prop_assert!(d.event.cvx.is_some());
+                }
+                let q = interpret_qbp(&msg);
+                let rec = PatientRecord {
+                    patient: &s.patient,
+                    doses: s
+                        .doses
+                        .iter()
+                        .map(|d| HistoryDose {
+                            event: &d.event,
+                            facility: None,
+                            evaluations: Vec::new(),
+                        })
+                        .collect(),
+                    observations: &s.observations,
+                };
+                let rsp = build_rsp_history(&q.echo, &rec, &[], &opts);
+                prop_assert!(Message::parse(&rsp).is_ok());
+            } else {
+                prop_assert!(AckCode::from_issues(&issues) != AckCode::Accept);
+            }
+            let q = interpret_qbp(&msg);
+            let rsp = build_rsp_error(&q.echo, &q.issues, &opts);
+            prop_assert!(Message::parse(&rsp).is_ok());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn interpreters_never_panic_on_mutated_corpus(
+            idx in any::<prop::sample::Index>(),
+            muts in prop::collection::vec(mutation(), 0..10),
+            days in 0i64..20_000,
+        ) {
+            let corpus = corpus_cached();
+            let (_, bytes) = idx.get(corpus);
+            let mutated = mutate(bytes.clone(), &muts);
+            let today = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).expect("date")
+                + chrono::Duration::days(days);
+            check_one(&String::from_utf8_lossy(&mutated), today)?;
+        }
+
+        #[test]
+        fn interpreters_never_panic_on_hl7ish_bytes(bytes in hl7ish()) {
+            let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
+            check_one(&String::from_utf8_lossy(&bytes), today)?;
+        }
+    }
+}
