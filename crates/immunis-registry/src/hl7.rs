@@ -292,3 +292,7 @@ pub(crate) async fn reply_without_changes_pub(
 ) -> Vec<u8> {
     reply_without_changes(reg, raw, inbound, header, reply, code).await
 }
+
+pub(crate) fn today_pub() -> NaiveDate {
+    today()
+}

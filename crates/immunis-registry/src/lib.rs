@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod consolidate;
+pub mod forecast;
 pub mod hl7;
 mod hl7_query;
 pub mod ingest;
@@ -57,6 +58,7 @@ pub struct Registry {
     writer: Writer,
     codes: &'static CodeTables,
     matcher: Arc<dyn PatientMatcher>,
+    engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
 }
 
@@ -83,18 +85,29 @@ fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> 
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>) -> Arc<Registry> {
+    pub fn new(store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
         Self::with_matcher(store, Arc::new(ConservativeMatcher))
     }
 
-    pub fn with_matcher(store: Arc<dyn Store>, matcher: Arc<dyn PatientMatcher>) -> Arc<Registry> {
-        Arc::new(Registry {
+    pub fn with_matcher(
+        store: Arc<dyn Store>,
+        matcher: Arc<dyn PatientMatcher>,
+    ) -> Result<Arc<Registry>, RegistryError> {
+        let engine = immunis_cdsi::Engine::default_data()
+            .map_err(|e| RegistryError::Internal(format!("CDSi supporting data: {e}")))?;
+        Ok(Arc::new(Registry {
             writer: Writer::start(store.clone()),
             store,
             codes: CodeTables::embedded(),
             matcher,
+            engine,
             auth_cache: auth::CredentialCache::default(),
-        })
+        }))
+    }
+
+    /// The CDSi engine (evaluation and forecast).
+    pub fn engine(&self) -> &immunis_cdsi::Engine {
+        &self.engine
     }
 
     pub fn codes(&self) -> &'static CodeTables {

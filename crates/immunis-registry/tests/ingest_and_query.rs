@@ -79,7 +79,7 @@ fn ack(_: &immunis_registry::IngestOutcome) -> Reply {
 fn setup() -> (tempfile::TempDir, std::sync::Arc<Registry>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = immunis_store::open(dir.path(), None).expect("store");
-    let reg = Registry::new(store);
+    let reg = Registry::new(store).expect("registry");
     let admin = console_admin();
     for (org, code) in [("Pediatrics Inc", "PEDS"), ("Town School", "SCHOOL1")] {
         reg.register_facility(&admin, org, OrganizationKind::Provider, code, code)

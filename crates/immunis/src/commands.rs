@@ -24,7 +24,7 @@ fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
                 ),
             }
         })?;
-    Ok(Registry::new(s))
+    Ok(Registry::new(s)?)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
