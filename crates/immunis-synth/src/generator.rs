@@ -851,3 +851,86 @@ impl Iterator for Generator {
         self.pending.pop_front()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn administered_products_fit_date_and_age() {
+        let today = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        let g = Generator::new(SynthConfig::new(1500, 99, today)).expect("valid");
+        let t = g.t;
+        let mut rv_over = 0;
+        let mut checked = 0;
+        for p in g {
+            let birth = p.patient.birth_date.0;
+            let mut rv = 0;
+            for d in p.doses.iter().filter(|d| !d.refused) {
+                let candidates: Vec<_> = t
+                    .products
+                    .iter()
+                    .filter(|x| x.cvx == d.cvx && x.trade_name == d.trade_name)
+                    .collect();
+                assert!(!candidates.is_empty(), "{d:?}");
+                let age = age_days(birth, d.date);
+                assert!(
+                    candidates.iter().any(|x| x.available(d.date, age)),
+                    "{} given at age {age} d on {}",
+                    d.trade_name,
+                    d.date
+                );
+                checked += 1;
+                if d.cvx == "116" || d.cvx == "119" {
+                    rv += 1;
+                }
+            }
+            if rv > 3 {
+                rv_over += 1;
+            }
+        }
+        assert!(checked > 10_000);
+        assert_eq!(rv_over, 0, "rotavirus series has at most 3 doses");
+    }
+
+    #[test]
+    fn resolve_prefers_stocked_combinations() {
+        let today = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        let g = Generator::new(SynthConfig::new(1, 1, today)).expect("valid");
+        let date = NaiveDate::from_ymd_opt(2024, 3, 1).expect("date");
+        let needs = [
+            Antigen::Dtap,
+            Antigen::Ipv,
+            Antigen::Hib,
+            Antigen::Pcv,
+            Antigen::Rv,
+            Antigen::HepB,
+        ];
+        for fac in &g.facilities {
+            let chosen = g.resolve(fac, &needs, date, 61, &[0; 18]);
+            let mut covered = 0u32;
+            for &p in &chosen {
+                covered |= antigen_mask(&g.t.products[p].antigens);
+            }
+            assert_eq!(
+                covered & antigen_mask(&needs),
+                antigen_mask(&needs),
+                "{}",
+                fac.info.code
+            );
+            // Kinrix/Quadracel are for 4–6 years, never at 2 months.
+            assert!(chosen.iter().all(|&p| g.t.products[p].cvx != "130"));
+            // The 4-year visit never gets an infant combination.
+            let pre = g.resolve(
+                fac,
+                &[Antigen::Dtap, Antigen::Ipv, Antigen::Mmr, Antigen::Var],
+                date,
+                1500,
+                &[0; 18],
+            );
+            assert!(pre
+                .iter()
+                .all(|&p| !matches!(g.t.products[p].cvx.as_str(), "110" | "120" | "146")));
+        }
+    }
+}
