@@ -23,6 +23,28 @@
 //!   row per message; `twin_group` is empty for single births; `kind` is
 //!   `visit`, `duplicate` or `update`; `variations` lists the deliberate
 //!   demographic deviations in that message (`;`-separated, see [`Variation`]).
+//!
+//! # Example
+//! ```
+//! use chrono::NaiveDate;
+//! use immunis_synth::{write_population, Generator, SynthConfig};
+//!
+//! let today = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+//! let mut config = SynthConfig::new(20, 7, today);
+//! config.twin_rate = 0.1;
+//! for person in Generator::new(config.clone()).expect("valid config") {
+//!     assert!(person.messages.iter().all(|m| m.hl7.starts_with("MSH|^~\\&|")));
+//! }
+//! let (mut hl7, mut truth) = (Vec::new(), Vec::new());
+//! let stats = write_population(&config, &mut hl7, &mut truth).expect("in-memory write");
+//! assert_eq!(stats.people, 20);
+//! ```
+//!
+//! # Determinism
+//! Output depends only on the config. The random source is an in-crate
+//! SplitMix64; delays use `f64::ln`, so bit-identical output across different
+//! platforms' math libraries is expected but not formally guaranteed (on one
+//! platform it is).
 #![forbid(unsafe_code)]
 
 mod data;
