@@ -5,13 +5,23 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
+/// Bytes that need escaping (a table: this check runs on every text field).
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'|' as usize] = true;
+    t[b'^' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'~' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
 /// Appends `s` with HL7 delimiters escaped (`\` → `\E\`, `|` → `\F\`,
 /// `^` → `\S\`, `&` → `\T\`, `~` → `\R\`); CR/LF become spaces.
 pub fn push_escaped(buf: &mut String, s: &str) {
-    if !s
-        .bytes()
-        .any(|b| matches!(b, b'|' | b'^' | b'&' | b'~' | b'\\' | b'\r' | b'\n'))
-    {
+    if !s.bytes().any(|b| SPECIAL[usize::from(b)]) {
         buf.push_str(s);
         return;
     }
