@@ -17,7 +17,10 @@ source scripts/pg.sh
 trap pg_stop EXIT
 pg_start
 
-echo "== Rust tests (release build, shared with the end-to-end stage) =="
+echo "== Build (release; shared by every stage) =="
+cargo build --release --workspace --bins
+
+echo "== Rust tests =="
 cargo test --release --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/immunis-cargo-test.log"
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then

@@ -4,7 +4,10 @@
 //! computed from exactly what that provider may see (and says so).
 
 use chrono::NaiveDate;
-use immunis_cdsi::{AdministeredDose, Assessment, Cvx as CdsiCvx, Engine, Mvx as CdsiMvx, PatientHistory, Sex as CdsiSex};
+use immunis_cdsi::{
+    AdministeredDose, Assessment, Cvx as CdsiCvx, Engine, Mvx as CdsiMvx, PatientHistory,
+    Sex as CdsiSex,
+};
 use immunis_model::Sex;
 
 use crate::query::PatientRecord;

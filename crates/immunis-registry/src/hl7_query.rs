@@ -12,31 +12,47 @@ use immunis_hl7::{
     Forecast, HistoryDose, Issue, Location, Message, MessageHeader, PatientRecord as WireRecord,
     QueryProfile, Recommendation, SeriesStatus,
 };
-use immunis_model::{Code, CodeTables, Cvx, PatientObservation};
+use immunis_model::{Code, PatientObservation};
 
 use crate::forecast::{evaluate, EvaluatedRecord};
-use crate::hl7::{reply_options_pub as reply_options, reply_without_changes_pub as reply_without_changes, Inbound};
+use crate::hl7::{
+    reply_options_pub as reply_options, reply_without_changes_pub as reply_without_changes, Inbound,
+};
 use crate::query::{PatientQuery, PatientRecord, QueryOutcome};
 use crate::{Registry, RegistryError};
 
 /// Candidates returned when the query sets no RCP-2 limit.
 const DEFAULT_LIMIT: usize = 10;
 
-/// The HL7 code for a CDSi vaccine group: CVX of the CDC group's
-/// "unspecified formulation" vaccine, found through a representative CVX.
-fn group_code(codes: &CodeTables, name: &str, representative: Option<&str>) -> Code {
-    let cvx = representative
-        .and_then(|r| Cvx::parse(r).ok())
-        .and_then(|c| codes.cvx(&c).and_then(|i| i.vaccine_groups.first().cloned()))
-        .and_then(|g| codes.vaccine_group_cvx(&g));
+/// CDSi vaccine group name → the CDC vaccine group's "unspecified" CVX
+/// (the code HL7 OBX 30956-7 carries). Data, so a new group is a data edit;
+/// see `data/cdsi_group_cvx.csv` (from the CDC CVX→vaccine group table).
+const GROUP_CVX_CSV: &str = include_str!("../data/cdsi_group_cvx.csv");
+
+fn group_code(name: &str, representative: Option<&str>) -> Code {
+    let from_table = GROUP_CVX_CSV
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            Some((parts.next()?, parts.next()?))
+        })
+        .find(|(g, _)| *g == name)
+        .map(|(_, cvx)| cvx.to_string());
     Code {
-        code: cvx.map(|c| c.to_string()).unwrap_or_else(|| name.to_string()),
+        code: from_table
+            .or_else(|| representative.map(str::to_string))
+            .unwrap_or_else(|| name.to_string()),
         text: Some(name.to_string()),
         system: Some("CVX".into()),
     }
 }
 
-fn wire_status(s: CdsiStatus, past_due: Option<chrono::NaiveDate>, today: chrono::NaiveDate) -> SeriesStatus {
+fn wire_status(
+    s: CdsiStatus,
+    past_due: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+) -> SeriesStatus {
     match s {
         CdsiStatus::Complete => SeriesStatus::Complete,
         CdsiStatus::NotComplete => {
@@ -57,7 +73,6 @@ fn wire_status(s: CdsiStatus, past_due: Option<chrono::NaiveDate>, today: chrono
 
 fn evaluations_and_forecast(
     engine: &Engine,
-    codes: &CodeTables,
     record: &PatientRecord,
     ev: &EvaluatedRecord,
 ) -> (Vec<Vec<DoseEvaluation>>, Forecast) {
@@ -80,11 +95,13 @@ fn evaluations_and_forecast(
                         .and_then(|d| d.primary.event.cvx.as_ref().map(|c| c.to_string()))
                 })
             });
-        let code = group_code(codes, name, representative.as_deref());
+        let code = group_code(name, representative.as_deref());
         // One evaluation per (dose, group): valid only if every antigen's is.
         let mut by_dose: BTreeMap<usize, (bool, Option<String>)> = BTreeMap::new();
         for e in &g.evaluations {
-            let Some(&idx) = ev.dose_map.get(e.dose_index) else { continue };
+            let Some(&idx) = ev.dose_map.get(e.dose_index) else {
+                continue;
+            };
             let entry = by_dose.entry(idx).or_insert((true, None));
             if e.status != DoseStatus::Valid {
                 entry.0 = false;
@@ -118,7 +135,11 @@ fn evaluations_and_forecast(
             due: g.forecast.as_ref().map(|f| f.recommended),
             overdue: g.forecast.as_ref().and_then(|f| f.past_due),
             latest: g.forecast.as_ref().and_then(|f| f.latest),
-            status: wire_status(g.status, g.forecast.as_ref().and_then(|f| f.past_due), ev.assessed_on),
+            status: wire_status(
+                g.status,
+                g.forecast.as_ref().and_then(|f| f.past_due),
+                ev.assessed_on,
+            ),
         });
     }
     (per_dose, Forecast::acip(ev.assessed_on, recs))
@@ -133,8 +154,17 @@ fn restricted_issue() -> Issue {
     )
 }
 
-fn build_found(reg: &Registry, profile: QueryProfile, echo: &immunis_hl7::QueryEcho, rec: &PatientRecord) -> String {
-    let observations: Vec<PatientObservation> = rec.observations.iter().map(|o| o.observation.clone()).collect();
+fn build_found(
+    reg: &Registry,
+    profile: QueryProfile,
+    echo: &immunis_hl7::QueryEcho,
+    rec: &PatientRecord,
+) -> String {
+    let observations: Vec<PatientObservation> = rec
+        .observations
+        .iter()
+        .map(|o| o.observation.clone())
+        .collect();
     let mut issues = Vec::new();
     if rec.restricted {
         issues.push(restricted_issue());
@@ -159,7 +189,7 @@ fn build_found(reg: &Registry, profile: QueryProfile, echo: &immunis_hl7::QueryE
         }
         QueryProfile::Z44 => {
             let ev = evaluate(reg.engine(), rec, crate::hl7::today_pub());
-            let (mut per_dose, forecast) = evaluations_and_forecast(reg.engine(), reg.codes(), rec, &ev);
+            let (mut per_dose, forecast) = evaluations_and_forecast(reg.engine(), rec, &ev);
             let wire = WireRecord {
                 patient: &rec.patient,
                 doses: rec
@@ -194,34 +224,64 @@ pub(crate) async fn process_qbp(
             AckCode::Accept => AckCode::Error,
             c => c,
         };
-        return reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code).await;
+        return reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code)
+            .await;
     };
     let pq = PatientQuery {
         identifiers: q.identifiers.clone(),
         family: q.name.as_ref().map(|n| n.family.clone()),
-        given: q.name.as_ref().map(|n| n.given.clone()).filter(|g| !g.is_empty()),
+        given: q
+            .name
+            .as_ref()
+            .map(|n| n.given.clone())
+            .filter(|g| !g.is_empty()),
         birth_date: q.birth_date,
         sex: q.sex,
         mother_maiden_family: q.mother_maiden_name.as_ref().map(|n| n.family.clone()),
     };
-    let limit = q.quantity_limit.map(|l| l as usize).unwrap_or(DEFAULT_LIMIT);
+    let limit = q
+        .quantity_limit
+        .map(|l| l as usize)
+        .unwrap_or(DEFAULT_LIMIT);
     let echo = &outcome.echo;
     let opts = reply_options();
-    let (reply, code) = match reg.find_patients(actor, Purpose::Treatment, &pq, limit).await {
+    let (reply, code) = match reg
+        .find_patients(actor, Purpose::Treatment, &pq, limit)
+        .await
+    {
         Ok(QueryOutcome::Found(rec)) => (build_found(reg, q.profile, echo, &rec), AckCode::Accept),
         Ok(QueryOutcome::Candidates(list)) => {
             let patients: Vec<&immunis_model::Patient> = list.iter().map(|r| &r.patient).collect();
-            (build_rsp_candidates(echo, &patients, &outcome.issues, &opts), AckCode::Accept)
+            (
+                build_rsp_candidates(echo, &patients, &outcome.issues, &opts),
+                AckCode::Accept,
+            )
         }
-        Ok(QueryOutcome::NotFound) => (build_rsp_not_found(echo, &outcome.issues, &opts), AckCode::Accept),
-        Ok(QueryOutcome::TooMany) => (build_rsp_too_many(echo, &outcome.issues, &opts), AckCode::Accept),
+        Ok(QueryOutcome::NotFound) => (
+            build_rsp_not_found(echo, &outcome.issues, &opts),
+            AckCode::Accept,
+        ),
+        Ok(QueryOutcome::TooMany) => (
+            build_rsp_too_many(echo, &outcome.issues, &opts),
+            AckCode::Accept,
+        ),
         Err(RegistryError::Denied(why)) => {
-            let issue = Issue::error(Location::segment_type("QPD"), ErrorCode::ApplicationInternalError, None, format!("Query not allowed: {why}"));
+            let issue = Issue::error(
+                Location::segment_type("QPD"),
+                ErrorCode::ApplicationInternalError,
+                None,
+                format!("Query not allowed: {why}"),
+            );
             (build_rsp_error(echo, &[issue], &opts), AckCode::Reject)
         }
         Err(e) => {
             tracing::error!("query failed: {e}");
-            let issue = Issue::error(Location::segment_type("QPD"), ErrorCode::ApplicationInternalError, None, "The registry could not answer this query; please retry");
+            let issue = Issue::error(
+                Location::segment_type("QPD"),
+                ErrorCode::ApplicationInternalError,
+                None,
+                "The registry could not answer this query; please retry",
+            );
             (build_rsp_error(echo, &[issue], &opts), AckCode::Error)
         }
     };

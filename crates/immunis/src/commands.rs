@@ -79,6 +79,36 @@ fn msa_code(reply: &[u8]) -> String {
         .to_string()
 }
 
+/// Processes messages with many in flight (so the group commit batches them),
+/// handing replies to `on_reply` in input order.
+pub async fn process_all(
+    registry: &Arc<Registry>,
+    messages: Vec<String>,
+    transport: &'static str,
+    mut on_reply: impl FnMut(Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let who = Submitter::Authenticated(console_admin());
+    let mut it = messages.into_iter().peekable();
+    while it.peek().is_some() {
+        let mut handles = Vec::with_capacity(256);
+        for m in it.by_ref().take(256) {
+            let reg = registry.clone();
+            let who = who.clone();
+            handles.push(tokio::spawn(async move {
+                let inbound = Inbound {
+                    transport,
+                    remote_addr: None,
+                };
+                process_message(&reg, &who, m.as_bytes(), &inbound).await
+            }));
+        }
+        for h in handles {
+            on_reply(h.await.context("processing task failed")?)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> Result<ExitCode> {
     let registry = open_registry(&store)?;
     let mut messages: Vec<String> = Vec::new();
@@ -109,40 +139,19 @@ pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> R
     );
     let rt = runtime()?;
     let (mut aa, mut ae, mut ar) = (0u64, 0u64, 0u64);
-    let who = Submitter::Authenticated(console_admin());
-    rt.block_on(async {
-        // Many messages in flight at once so the group commit can batch them;
-        // replies are collected in file order.
-        for chunk in messages.chunks(256) {
-            let mut handles = Vec::with_capacity(chunk.len());
-            for m in chunk {
-                let reg = registry.clone();
-                let who = who.clone();
-                let m = m.clone();
-                handles.push(tokio::spawn(async move {
-                    let inbound = Inbound {
-                        transport: "import",
-                        remote_addr: None,
-                    };
-                    process_message(&reg, &who, m.as_bytes(), &inbound).await
-                }));
-            }
-            for h in handles {
-                let reply = h.await.context("import task failed")?;
-                match msa_code(&reply).as_str() {
-                    "AA" => aa += 1,
-                    "AE" => ae += 1,
-                    _ => ar += 1,
-                }
-                if let Some(out) = ack_out.as_mut() {
-                    out.write_all(&reply)?;
-                    out.write_all(b"\n")?;
-                }
-                bar.inc(1);
-            }
+    rt.block_on(process_all(&registry, messages, "import", |reply| {
+        match msa_code(&reply).as_str() {
+            "AA" => aa += 1,
+            "AE" => ae += 1,
+            _ => ar += 1,
         }
-        anyhow::Ok(())
-    })?;
+        if let Some(out) = ack_out.as_mut() {
+            out.write_all(&reply)?;
+            out.write_all(b"\n")?;
+        }
+        bar.inc(1);
+        Ok(())
+    }))?;
     bar.finish_and_clear();
     if let Some(mut out) = ack_out {
         out.flush()?;
@@ -272,8 +281,35 @@ pub mod demo {
     pub const DEMO_FACILITY: &str = "DEMOCLINIC";
     pub const DEMO_USER: &str = "demo-ehr";
     pub const DEMO_PASSWORD: &str = "demo-password-not-secret";
+    /// Synthetic people loaded into a fresh demo registry.
+    pub const DEMO_PEOPLE: u64 = 500;
 
-    pub async fn prepare(reg: &Registry) -> Result<()> {
+    /// Registers the synthetic facilities and ingests a synthetic population.
+    async fn populate(reg: &std::sync::Arc<Registry>, people: u64) -> Result<()> {
+        let admin = console_admin();
+        let today = chrono::Local::now().date_naive();
+        let generator =
+            immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 7, today))?;
+        for f in generator.facilities() {
+            reg.register_facility(
+                &admin,
+                &f.name,
+                OrganizationKind::Provider,
+                &f.code,
+                &f.name,
+            )?;
+        }
+        let messages: Vec<String> = generator
+            .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
+            .collect();
+        let count = messages.len();
+        crate::commands::process_all(reg, messages, "demo", |_| Ok(())).await?;
+        let messages = count;
+        eprintln!("immunis demo: loaded {people} synthetic people ({messages} messages)");
+        Ok(())
+    }
+
+    pub async fn prepare(reg: &std::sync::Arc<Registry>) -> Result<()> {
         let admin = console_admin();
         let fresh = !reg
             .list_facilities(&admin)?
@@ -288,6 +324,7 @@ pub mod demo {
                 "Demo Pediatrics Clinic",
             )?;
             reg.add_submitter_credential(&admin, DEMO_FACILITY, DEMO_USER, DEMO_PASSWORD)?;
+            populate(reg, DEMO_PEOPLE).await?;
         }
         eprintln!(
             "immunis demo: facility {DEMO_FACILITY}, username {DEMO_USER}, password {DEMO_PASSWORD}\n\
@@ -296,4 +333,52 @@ pub mod demo {
         );
         Ok(())
     }
+}
+
+fn output(path: &std::path::Path) -> Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(std::io::BufWriter::new(std::io::stdout())))
+    } else {
+        Ok(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )))
+    }
+}
+
+pub fn synth(
+    people: u64,
+    seed: u64,
+    facilities: Option<u32>,
+    today: Option<chrono::NaiveDate>,
+    out: PathBuf,
+    truth: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let mut cfg = immunis_synth::SynthConfig::new(people, seed, today);
+    if let Some(f) = facilities {
+        cfg.facilities = f;
+    }
+    let hl7_out = output(&out)?;
+    let truth_out: Box<dyn Write> = match &truth {
+        Some(p) => output(p)?,
+        None => Box::new(std::io::sink()),
+    };
+    let stats = immunis_synth::write_population(&cfg, hl7_out, truth_out)
+        .context("generating the population")?;
+    eprintln!(
+        "synthetic population: {} people, {} messages, {} administered doses",
+        stats.people, stats.messages, stats.administered_doses
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn match_pairs(file: PathBuf) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    immunis_matching::aira::run_match_pairs(&text, stdout.lock(), stderr.lock())
+        .with_context(|| format!("{}", file.display()))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -68,6 +68,28 @@ enum Command {
         #[arg(long)]
         supporting_data: Option<PathBuf>,
     },
+    /// Write a synthetic population as VXU messages (synthetic people only).
+    Synth {
+        /// How many people.
+        #[arg(long)]
+        people: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of provider facilities sending messages.
+        #[arg(long)]
+        facilities: Option<u32>,
+        /// "Today" for the generated histories (default: the current date).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// HL7 output file (`-` for stdout).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+        /// Ground-truth CSV (message id → person key) for matching evaluation.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+    },
+    /// Classify AIRA patient-matching test pairs: `TEST_ID<TAB>outcome` per test, confusion matrix on stderr.
+    MatchPairs { file: PathBuf },
     /// Manage submitting facilities.
     Facility {
         #[command(subcommand)]
@@ -140,6 +162,15 @@ fn main() -> std::process::ExitCode {
         } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
+        Command::Synth {
+            people,
+            seed,
+            facilities,
+            today,
+            out,
+            truth,
+        } => commands::synth(people, seed, facilities, today, out, truth),
+        Command::MatchPairs { file } => commands::match_pairs(file),
         Command::Facility { action } => match action {
             FacilityCommand::Add {
                 store,
