@@ -129,7 +129,8 @@ pub fn apply_submission(
     };
     out.patient_id = Some(pid);
 
-    let existing = tx.load_events(pid)?;
+    // Loaded only if a dose has no usable ORC-3 (the re-send check needs it).
+    let mut existing: Option<Vec<immunis_store::StoredEvent>> = None;
     for dose in &sub.doses {
         let ev = &dose.event;
         let by_source = match ev
@@ -157,7 +158,10 @@ pub fn apply_submission(
                 None => {
                     // Without a usable ORC-3, an identical active report from
                     // the same source is a re-send.
-                    let resent = existing.iter().any(|e| {
+                    if existing.is_none() {
+                        existing = Some(tx.load_events(pid)?);
+                    }
+                    let resent = existing.iter().flatten().any(|e| {
                         e.status == EventStatus::Active
                             && e.facility_code == facility
                             && same_report(&e.event, ev)

@@ -42,11 +42,17 @@ impl PatientMatcher for ConservativeMatcher {
         let given = name_key(&name.given);
         // 1. An identifier from the same assigning authority, confirmed by
         //    birth date or family name (MRNs get mistyped and reused).
+        let mut seen: Vec<PatientId> = Vec::new();
         for id in incoming.identifiers.iter().filter(|i| !i.value.is_empty()) {
             let mut hits = tx.find_by_identifier(id)?;
             hits.dedup();
             let mut confirmed = Vec::new();
             for pid in hits {
+                // A person found through an earlier identifier was already judged.
+                if seen.contains(&pid) {
+                    continue;
+                }
+                seen.push(pid);
                 if let Some(s) = tx.load_patient(pid)? {
                     if s.merged_into.is_some() {
                         continue;

@@ -33,7 +33,10 @@ fn from_ref(v: ValueRef<'_>) -> Value {
         ValueRef::Integer(i) => Value::Int(i),
         // The schema has no REAL columns; a real would be a foreign write.
         ValueRef::Real(f) => Value::Text(f.to_string()),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     }
 }

@@ -2,6 +2,12 @@
 //! sets up logging, and runs one command; everything else lives in the crates.
 #![forbid(unsafe_code)]
 
+/// The registry's hot path is allocation-heavy (SQL values, JSON documents,
+/// HL7 strings); mimalloc measured faster than glibc malloc there (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod bench;
 mod commands;
 
 use std::net::SocketAddr;
@@ -90,6 +96,17 @@ enum Command {
     },
     /// Classify AIRA patient-matching test pairs: `TEST_ID<TAB>outcome` per test, confusion matrix on stderr.
     MatchPairs { file: PathBuf },
+    /// Load generator: send an HL7 file to a running registry over N MLLP connections.
+    BenchMllp {
+        #[arg(long, default_value = "127.0.0.1:2575")]
+        mllp: SocketAddr,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Send at most this many messages.
+        #[arg(long)]
+        limit: Option<usize>,
+        file: PathBuf,
+    },
     /// Manage submitting facilities.
     Facility {
         #[command(subcommand)]
@@ -171,6 +188,12 @@ fn main() -> std::process::ExitCode {
             truth,
         } => commands::synth(people, seed, facilities, today, out, truth),
         Command::MatchPairs { file } => commands::match_pairs(file),
+        Command::BenchMllp {
+            mllp,
+            connections,
+            limit,
+            file,
+        } => bench::bench_mllp(mllp, connections, file, limit),
         Command::Facility { action } => match action {
             FacilityCommand::Add {
                 store,

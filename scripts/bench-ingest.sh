@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End-to-end durable ingest benchmark over MLLP: a release `immunis serve`
+# (SQLite by default, or PostgreSQL with BACKEND=postgres), synthetic VXU
+# messages from `immunis synth`, and `immunis bench-mllp` with 8 concurrent
+# connections, each waiting for its ACK (sent only after commit).
+#   usage: scripts/bench-ingest.sh [PEOPLE] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEOPLE="${1:-5000}"
+CONN="${2:-8}"
+BACKEND="${BACKEND:-sqlite}"
+cargo build --release -q -p immunis
+BIN="${CARGO_TARGET_DIR:-target}/release/immunis"
+WORK="$(mktemp -d /tmp/immunis-bench.XXXXXX)"
+trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; rm -rf "$WORK"' EXIT
+STORE=(--data-dir "$WORK/data")
+if [ "$BACKEND" = postgres ]; then
+    source scripts/pg.sh
+    pg_start
+    "$IMMUNIS_PG_BIN/createdb" -h "${IMMUNIS_TEST_PG#host=}" 2>/dev/null || true
+    psql "$IMMUNIS_TEST_PG dbname=postgres" -qc "CREATE DATABASE immunis_bench" >/dev/null
+    STORE=(--database-url "$IMMUNIS_TEST_PG dbname=immunis_bench")
+fi
+"$BIN" synth --people "$PEOPLE" --seed 1 --today 2025-06-30 --out "$WORK/pop.hl7" 2>/dev/null
+for i in $(seq 1 40); do
+    code=$(printf "MA%04d" "$i")
+    "$BIN" facility add "${STORE[@]}" --organization "Synthetic provider $i" --code "$code" --name "$code" >/dev/null
+done
+IMMUNIS_LOG=warn "$BIN" serve "${STORE[@]}" --http 127.0.0.1:0 --mllp 127.0.0.1:0 2>"$WORK/serve.log" &
+SERVER=$!
+for _ in $(seq 1 100); do grep -q "MLLP on" "$WORK/serve.log" && break; sleep 0.1; done
+MLLP=$(sed -n 's/.*MLLP on \([0-9.:]*\).*/\1/p' "$WORK/serve.log")
+echo "backend=$BACKEND people=$PEOPLE connections=$CONN messages=$(grep -c '^MSH' "$WORK/pop.hl7")"
+"$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" "$WORK/pop.hl7"
