@@ -185,6 +185,8 @@ pub struct CodeTables {
     cvx: HashMap<String, CvxInfo>,
     mvx: HashMap<String, String>,
     ndc: HashMap<String, String>,
+    /// CDC vaccine group name → the group's "unspecified formulation" CVX.
+    group_cvx: HashMap<String, String>,
     sets: HashMap<&'static str, HashMap<String, ValueSetEntry>>,
 }
 
@@ -325,6 +327,9 @@ impl CodeTables {
             if let Ok(cvx) = Cvx::parse(col(r, h, "cvx_code")) {
                 if let Some(info) = t.cvx.get_mut(cvx.as_str()) {
                     let g = col(r, h, "vaccine_group_name").to_string();
+                    if let Ok(gc) = Cvx::parse(col(r, h, "vaccine_group_cvx")) {
+                        t.group_cvx.entry(g.clone()).or_insert(gc.0);
+                    }
                     if !g.is_empty() && !info.vaccine_groups.contains(&g) {
                         info.vaccine_groups.push(g);
                     }
@@ -372,6 +377,11 @@ impl CodeTables {
 
     pub fn is_known_cvx(&self, cvx: &Cvx) -> bool {
         self.cvx.contains_key(cvx.as_str())
+    }
+
+    /// The "unspecified formulation" CVX of a CDC vaccine group (e.g. DTAP → 107).
+    pub fn vaccine_group_cvx(&self, group: &str) -> Option<Cvx> {
+        self.group_cvx.get(group).map(|c| Cvx(c.clone()))
     }
 
     pub fn mvx_name(&self, mvx: &Mvx) -> Option<&str> {

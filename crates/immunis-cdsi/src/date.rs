@@ -1,0 +1,253 @@
+//! Integer day numbers and CDSi time periods (logic specification chapter 3,
+//! "Calculating dates", business rules CALCDT-1 … CALCDT-5).
+//!
+//! Dates are `Day`: a signed count of days since 1970-01-01 (proleptic
+//! Gregorian). Time periods from the supporting data ("6 months - 4 days",
+//! "10 years + 28 days", "4 weeks") are pre-parsed into a [`Dur`] of whole
+//! months and days so the hot path only does integer arithmetic.
+
+use chrono::{Datelike, NaiveDate};
+
+/// A calendar date as days since 1970-01-01.
+pub type Day = i32;
+
+/// Sentinel for "no lower bound" (e.g. missing begin age): far past.
+pub const DAY_MIN: Day = -1_000_000;
+/// Sentinel for "no upper bound" (e.g. missing maximum age): far future.
+pub const DAY_MAX: Day = 3_000_000;
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+#[inline]
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> Day {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Civil date (year, month 1-12, day 1-31) of a day number.
+#[inline]
+pub fn civil_from_days(z: Day) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[inline]
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Number of days in a month.
+#[inline]
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if is_leap(y) {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+/// Converts a chrono date to a day number.
+#[inline]
+pub fn from_naive(d: NaiveDate) -> Day {
+    days_from_civil(d.year(), d.month(), d.day())
+}
+
+/// Converts a day number back to a chrono date (None only for absurd values).
+#[inline]
+pub fn to_naive(d: Day) -> Option<NaiveDate> {
+    let (y, m, dd) = civil_from_days(d);
+    NaiveDate::from_ymd_opt(y, m, dd)
+}
+
+/// A CDSi time period: whole months (years × 12 + months) then days
+/// (weeks × 7 + days). Components may be negative ("6 months - 4 days").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Dur {
+    /// Years × 12 + months.
+    pub months: i32,
+    /// Weeks × 7 + days.
+    pub days: i32,
+}
+
+impl Dur {
+    /// The zero period.
+    pub const ZERO: Dur = Dur { months: 0, days: 0 };
+
+    /// Parses a supporting-data time period such as `"6 months - 4 days"`,
+    /// `"4 years + 28 days"`, `"0 days"`. Returns `None` when the text is
+    /// empty or not a time period.
+    pub fn parse(s: &str) -> Option<Dur> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        let mut months = 0i32;
+        let mut days = 0i32;
+        let mut sign = 1i32;
+        let mut pending: Option<i32> = None;
+        let mut any = false;
+        for tok in s.split_whitespace() {
+            match tok {
+                "+" => sign = 1,
+                "-" => sign = -1,
+                _ => {
+                    if let Ok(n) = tok.parse::<i32>() {
+                        pending = Some(n);
+                        continue;
+                    }
+                    // a number may be glued to a sign: "-4"
+                    let n = pending.take()?;
+                    let unit = tok.trim_end_matches(',').to_ascii_lowercase();
+                    match unit.as_str() {
+                        "year" | "years" => months += sign * n * 12,
+                        "month" | "months" => months += sign * n,
+                        "week" | "weeks" => days += sign * n * 7,
+                        "day" | "days" => days += sign * n,
+                        _ => return None,
+                    }
+                    any = true;
+                    sign = 1;
+                }
+            }
+        }
+        if pending.is_some() || !any {
+            return None;
+        }
+        Some(Dur { months, days })
+    }
+
+    /// CALCDT from a date already split into (year, month, day): the fast
+    /// path for ages, where the birth date is split once per patient.
+    #[inline]
+    pub fn add_to_ymd(self, date: Day, ymd: (i32, u32, u32)) -> Day {
+        if self.months == 0 {
+            return date + self.days;
+        }
+        let (y, m, d) = ymd;
+        let total = y * 12 + (m as i32 - 1) + self.months;
+        let ny = total.div_euclid(12);
+        let nm = (total.rem_euclid(12) + 1) as u32;
+        let base = if d > days_in_month(ny, nm) {
+            days_from_civil(ny, nm, 1) + days_in_month(ny, nm) as i32
+        } else {
+            days_from_civil(ny, nm, d)
+        };
+        base + self.days
+    }
+
+    /// CALCDT: adds this period to a date. Years and months are added first
+    /// (CALCDT-1/2/5); an impossible date rolls forward to the first day of
+    /// the next month (CALCDT-4); then weeks/days are added (CALCDT-3).
+    #[inline]
+    pub fn add_to(self, date: Day) -> Day {
+        if self.months == 0 {
+            return date + self.days;
+        }
+        // CALCDT-4 (impossible date rolls to the 1st of the next month) is
+        // applied in add_to_ymd
+        self.add_to_ymd(date, civil_from_days(date))
+    }
+}
+
+/// Adds an optional period to a date, `None` when the period is absent.
+#[inline]
+pub fn add_opt(date: Day, dur: Option<Dur>) -> Option<Day> {
+    dur.map(|p| p.add_to(date))
+}
+
+/// Parses a supporting-data date `YYYYMMDD` or `MM/DD/YYYY`.
+pub fn parse_data_date(s: &str) -> Option<Day> {
+    let s = s.trim();
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let y: i32 = s[0..4].parse().ok()?;
+        let m: u32 = s[4..6].parse().ok()?;
+        let d: u32 = s[6..8].parse().ok()?;
+        return NaiveDate::from_ymd_opt(y, m, d).map(from_naive);
+    }
+    let mut it = s.split('/');
+    let m: u32 = it.next()?.trim().parse().ok()?;
+    let d: u32 = it.next()?.trim().parse().ok()?;
+    let y: i32 = it.next()?.trim().parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, d).map(from_naive)
+}
+
+/// Parses an ISO `YYYY-MM-DD` date.
+pub fn parse_iso(s: &str) -> Option<Day> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .map(from_naive)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Day {
+        parse_iso(s).unwrap()
+    }
+
+    #[test]
+    fn parses_periods() {
+        assert_eq!(
+            Dur::parse("6 months - 4 days"),
+            Some(Dur {
+                months: 6,
+                days: -4
+            })
+        );
+        assert_eq!(
+            Dur::parse("10 years + 4 weeks"),
+            Some(Dur {
+                months: 120,
+                days: 28
+            })
+        );
+        assert_eq!(Dur::parse("0 days"), Some(Dur::ZERO));
+        assert_eq!(Dur::parse("1 year - 1 months").map(|p| p.months), Some(11));
+        assert_eq!(Dur::parse(""), None);
+        assert_eq!(Dur::parse("soon"), None);
+    }
+
+    #[test]
+    fn calcdt_examples() {
+        // CALCDT-4: impossible dates roll to the first of the next month
+        let p = Dur::parse("6 months").unwrap();
+        assert_eq!(p.add_to(d("2000-03-31")), d("2000-10-01"));
+        let y = Dur::parse("1 year").unwrap();
+        assert_eq!(y.add_to(d("2020-02-29")), d("2021-03-01"));
+        let m = Dur::parse("1 month").unwrap();
+        assert_eq!(m.add_to(d("2021-01-31")), d("2021-03-01"));
+        // months before days
+        let p = Dur::parse("2 months - 4 days").unwrap();
+        assert_eq!(p.add_to(d("2025-11-10")), d("2026-01-06"));
+        let p = Dur::parse("6 weeks - 4 days").unwrap();
+        assert_eq!(p.add_to(d("2025-11-10")), d("2025-12-18"));
+        assert_eq!(d("1970-01-01"), 0);
+    }
+
+    #[test]
+    fn data_dates() {
+        assert_eq!(parse_data_date("20250827"), Some(d("2025-08-27")));
+        assert_eq!(parse_data_date("01/01/1957"), Some(d("1957-01-01")));
+        assert_eq!(parse_data_date(""), None);
+    }
+}

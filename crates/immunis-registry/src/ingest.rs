@@ -1,0 +1,200 @@
+//! Applying one person's submission inside a write transaction: identify the
+//! person, update demographics (new version, history kept), apply each dose by
+//! its RXA-21 action with (sending facility, ORC-3) as the dose identity, and
+//! record patient-level observations. Re-sending the same data changes nothing.
+
+use immunis_model::{DoseAction, Patient, PatientId, PatientSubmission, VaccinationEvent};
+use immunis_store::{EventStatus, NewEvent, StoreError, Tx};
+
+use crate::matching::{MatchDecision, PatientMatcher};
+
+/// What happened to one reported dose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoseOutcome {
+    Added,
+    Updated,
+    Deleted,
+    /// Already recorded from this source: nothing applied twice.
+    Unchanged,
+    /// Update/delete for a dose this source never reported.
+    NotFound,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    pub patient_id: Option<PatientId>,
+    pub patient_created: bool,
+    /// The matcher saw several candidates; the record was kept apart for review.
+    pub needs_review: bool,
+    /// One entry per submitted dose, in order.
+    pub doses: Vec<DoseOutcome>,
+    pub observations_added: usize,
+}
+
+impl IngestOutcome {
+    pub fn count(&self, o: DoseOutcome) -> usize {
+        self.doses.iter().filter(|d| **d == o).count()
+    }
+}
+
+/// Folds incoming demographics into the stored ones: identifiers accumulate,
+/// a changed legal name keeps the old one as an alias, newer contact details
+/// replace older ones (older versions stay in history), and statuses given in
+/// the message win.
+pub fn merge_demographics(stored: &Patient, incoming: &Patient) -> Patient {
+    let mut p = stored.clone();
+    for id in &incoming.identifiers {
+        if !p.identifiers.contains(id) {
+            p.identifiers.push(id.clone());
+        }
+    }
+    let new_legal = incoming.legal_name().clone();
+    if new_legal.family != p.legal_name().family || new_legal.given != p.legal_name().given {
+        let mut old = p.legal_name().clone();
+        old.name_type = immunis_model::NameType::Alias;
+        p.names.retain(|n| n != &old && n != &new_legal);
+        p.names.insert(0, new_legal);
+        if !old.family.is_empty() {
+            p.names.push(old);
+        }
+    } else if let Some(first) = p.names.first_mut() {
+        if new_legal.middle.is_some() {
+            first.middle = new_legal.middle.clone();
+        }
+        if new_legal.suffix.is_some() {
+            first.suffix = new_legal.suffix.clone();
+        }
+    }
+    for alias in incoming.names.iter().skip(1) {
+        if !p.names.contains(alias) {
+            p.names.push(alias.clone());
+        }
+    }
+    macro_rules! take_if_some {
+        ($($f:ident),*) => {$( if incoming.$f.is_some() { p.$f = incoming.$f.clone(); } )*};
+    }
+    take_if_some!(
+        mother_maiden_name,
+        multiple_birth,
+        birth_order,
+        death_date,
+        deceased,
+        registry_status,
+        publicity,
+        protection
+    );
+    macro_rules! take_if_nonempty {
+        ($($f:ident),*) => {$( if !incoming.$f.is_empty() { p.$f = incoming.$f.clone(); } )*};
+    }
+    take_if_nonempty!(race, ethnicity, addresses, phones, guardians);
+    if p.sex == immunis_model::Sex::Unknown {
+        p.sex = incoming.sex;
+    }
+    p
+}
+
+fn same_report(a: &VaccinationEvent, b: &VaccinationEvent) -> bool {
+    a == b
+}
+
+/// Applies a submission; returns what happened. Runs inside the group commit.
+pub fn apply_submission(
+    tx: &mut Tx<'_>,
+    matcher: &dyn PatientMatcher,
+    sub: &PatientSubmission,
+    journal_id: Option<i64>,
+) -> Result<IngestOutcome, StoreError> {
+    let facility = sub.source.facility_code.as_str();
+    let mut out = IngestOutcome::default();
+    let pid = match matcher.identify(tx, &sub.patient)? {
+        MatchDecision::Existing(pid) => {
+            let stored = tx
+                .load_patient(pid)?
+                .ok_or(StoreError::NotFound("patient"))?;
+            let merged = merge_demographics(&stored.patient, &sub.patient);
+            if merged != stored.patient {
+                tx.update_patient(pid, &merged, journal_id)?;
+            }
+            pid
+        }
+        MatchDecision::New => {
+            out.patient_created = true;
+            tx.insert_patient(&sub.patient, journal_id)?
+        }
+        MatchDecision::Ambiguous(_) => {
+            out.patient_created = true;
+            out.needs_review = true;
+            tx.insert_patient(&sub.patient, journal_id)?
+        }
+    };
+    out.patient_id = Some(pid);
+
+    let existing = tx.load_events(pid)?;
+    for dose in &sub.doses {
+        let ev = &dose.event;
+        let by_source = match ev
+            .filler_order_number
+            .as_deref()
+            .filter(|f| !f.is_empty() && *f != "9999")
+        {
+            Some(filler) => tx.find_event_by_source(facility, filler)?,
+            None => None,
+        };
+        let outcome = match dose.action {
+            DoseAction::Add | DoseAction::Update => match by_source {
+                Some(old) if same_report(&old.event, ev) => DoseOutcome::Unchanged,
+                Some(old) => {
+                    tx.set_event_status(old.id, EventStatus::Superseded)?;
+                    tx.insert_event(&NewEvent {
+                        patient_id: pid,
+                        facility_code: facility,
+                        event: ev,
+                        supersedes: Some(old.id),
+                        journal_id,
+                    })?;
+                    DoseOutcome::Updated
+                }
+                None => {
+                    // Without a usable ORC-3, an identical active report from
+                    // the same source is a re-send.
+                    let resent = existing.iter().any(|e| {
+                        e.status == EventStatus::Active
+                            && e.facility_code == facility
+                            && same_report(&e.event, ev)
+                    });
+                    if resent {
+                        DoseOutcome::Unchanged
+                    } else {
+                        tx.insert_event(&NewEvent {
+                            patient_id: pid,
+                            facility_code: facility,
+                            event: ev,
+                            supersedes: None,
+                            journal_id,
+                        })?;
+                        DoseOutcome::Added
+                    }
+                }
+            },
+            DoseAction::Delete => match by_source {
+                Some(old) => {
+                    tx.set_event_status(old.id, EventStatus::Deleted)?;
+                    DoseOutcome::Deleted
+                }
+                None => DoseOutcome::NotFound,
+            },
+        };
+        out.doses.push(outcome);
+    }
+
+    if !sub.observations.is_empty() {
+        let known = tx.load_observations(pid)?;
+        for o in &sub.observations {
+            if !known.iter().any(|k| &k.observation == o) {
+                tx.insert_observation(pid, facility, o, journal_id)?;
+                out.observations_added += 1;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,262 @@
+//! Application services of the registry: ingest a submission, answer a query,
+//! administer submitters. The one place that orchestrates: every call takes the
+//! authenticated [`Actor`], asks the access policy, writes an audit entry, and
+//! goes through the group-commit writer for anything that changes data.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod consolidate;
+pub mod forecast;
+pub mod hl7;
+mod hl7_query;
+pub mod ingest;
+pub mod matching;
+pub mod query;
+pub mod writer;
+
+use std::sync::Arc;
+
+pub use immunis_access::{Action, Actor, Decision, Purpose, Role};
+use immunis_model::{CodeTables, PatientSubmission};
+use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
+
+pub use auth::{AuditVerification, AuthError};
+pub use ingest::{DoseOutcome, IngestOutcome};
+pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
+pub use query::{PatientQuery, PatientRecord, QueryOutcome};
+use writer::Writer;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RegistryError {
+    #[error("storage failure: {0}")]
+    Store(String),
+    #[error("the registry is shutting down")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("access denied: {0}")]
+    Denied(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => RegistryError::Invalid(m),
+            StoreError::NotFound(w) => RegistryError::NotFound(w.to_string()),
+            other => RegistryError::Store(other.to_string()),
+        }
+    }
+}
+
+/// The registry: storage, the group-commit writer, code tables and the matcher.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    writer: Writer,
+    codes: &'static CodeTables,
+    matcher: Arc<dyn PatientMatcher>,
+    engine: immunis_cdsi::Engine,
+    auth_cache: auth::CredentialCache,
+}
+
+/// The response a transport sends back for a journaled message, built inside
+/// the transaction so the journal holds exactly what was sent.
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    /// AA / AE / AR (or the RSP's MSA-1).
+    pub code: String,
+}
+
+fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        actor: actor.subject.clone(),
+        organization: actor.organization.map(|o| o.0.to_string()),
+        role: actor.role.as_str().to_string(),
+        purpose: purpose.as_str().to_string(),
+        client_addr: actor.client_addr.clone(),
+        action: action.to_string(),
+        patient_ids: Vec::new(),
+        outcome: outcome.to_string(),
+        detail: None,
+    }
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
+        Self::with_matcher(store, Arc::new(ConservativeMatcher))
+    }
+
+    pub fn with_matcher(
+        store: Arc<dyn Store>,
+        matcher: Arc<dyn PatientMatcher>,
+    ) -> Result<Arc<Registry>, RegistryError> {
+        let engine = immunis_cdsi::Engine::default_data()
+            .map_err(|e| RegistryError::Internal(format!("CDSi supporting data: {e}")))?;
+        Ok(Arc::new(Registry {
+            writer: Writer::start(store.clone()),
+            store,
+            codes: CodeTables::embedded(),
+            matcher,
+            engine,
+            auth_cache: auth::CredentialCache::default(),
+        }))
+    }
+
+    /// The CDSi engine (evaluation and forecast).
+    pub fn engine(&self) -> &immunis_cdsi::Engine {
+        &self.engine
+    }
+
+    pub fn codes(&self) -> &'static CodeTables {
+        self.codes
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Records a message that was answered without touching any record (AR,
+    /// or AE for a message rejected whole): journal and response, durably.
+    pub async fn journal_only(
+        &self,
+        entry: JournalEntry,
+        reply: Reply,
+    ) -> Result<(), RegistryError> {
+        self.writer
+            .run(move |tx| {
+                let id = tx.journal_insert(&entry)?;
+                tx.journal_respond(id, &reply.bytes, &reply.code, None)
+            })
+            .await
+    }
+
+    /// Blocking form of [`Registry::journal_only`] for the CLI.
+    pub fn journal_only_blocking(
+        &self,
+        entry: JournalEntry,
+        reply: Reply,
+    ) -> Result<(), RegistryError> {
+        self.writer.run_blocking(move |tx| {
+            let id = tx.journal_insert(&entry)?;
+            tx.journal_respond(id, &reply.bytes, &reply.code, None)
+        })
+    }
+
+    fn ingest_job(
+        &self,
+        actor: &Actor,
+        submission: PatientSubmission,
+        entry: JournalEntry,
+        respond: impl Fn(&IngestOutcome) -> Reply + Send + 'static,
+    ) -> Result<
+        impl FnMut(&mut Tx<'_>) -> Result<(IngestOutcome, Reply), StoreError> + Send + 'static,
+        RegistryError,
+    > {
+        let decision =
+            immunis_access::decide(actor, Action::SubmitRecord, Purpose::Treatment, None);
+        if let Decision::Deny(why) = decision {
+            return Err(RegistryError::Denied(why));
+        }
+        if actor.facility_code.as_deref() != Some(submission.source.facility_code.as_str())
+            && actor.role != Role::RegistryAdmin
+        {
+            return Err(RegistryError::Denied(
+                "sending facility (MSH-4) does not match the authenticated facility",
+            ));
+        }
+        let matcher = self.matcher.clone();
+        let mut audit = audit_entry(actor, "ingest", Purpose::Treatment, "allow");
+        Ok(move |tx: &mut Tx<'_>| {
+            let jid = tx.journal_insert(&entry)?;
+            let outcome = ingest::apply_submission(tx, matcher.as_ref(), &submission, Some(jid))?;
+            let reply = respond(&outcome);
+            tx.journal_respond(jid, &reply.bytes, &reply.code, outcome.patient_id)?;
+            audit.patient_ids = outcome.patient_id.into_iter().collect();
+            audit.detail = Some(format!(
+                "journal {jid}; doses added {} updated {} deleted {} unchanged {}",
+                outcome.count(DoseOutcome::Added),
+                outcome.count(DoseOutcome::Updated),
+                outcome.count(DoseOutcome::Deleted),
+                outcome.count(DoseOutcome::Unchanged)
+            ));
+            tx.append_audit(&audit)?;
+            Ok((outcome, reply))
+        })
+    }
+
+    /// Journals the message, applies the submission, builds the reply with
+    /// `respond`, and returns once all of it is durably committed.
+    pub async fn ingest(
+        &self,
+        actor: &Actor,
+        submission: PatientSubmission,
+        entry: JournalEntry,
+        respond: impl Fn(&IngestOutcome) -> Reply + Send + 'static,
+    ) -> Result<(IngestOutcome, Reply), RegistryError> {
+        let job = self.ingest_job(actor, submission, entry, respond)?;
+        self.writer.run(job).await
+    }
+
+    /// Blocking form of [`Registry::ingest`] (CLI import).
+    pub fn ingest_blocking(
+        &self,
+        actor: &Actor,
+        submission: PatientSubmission,
+        entry: JournalEntry,
+        respond: impl Fn(&IngestOutcome) -> Reply + Send + 'static,
+    ) -> Result<(IngestOutcome, Reply), RegistryError> {
+        let job = self.ingest_job(actor, submission, entry, respond)?;
+        self.writer.run_blocking(job)
+    }
+
+    /// Counts for status pages and tests: (patients, vaccination events).
+    pub fn counts(&self, actor: &Actor) -> Result<(i64, i64), RegistryError> {
+        if immunis_access::decide(actor, Action::Administer, Purpose::Administration, None)
+            .is_denied()
+        {
+            return Err(RegistryError::Denied(
+                "only registry administrators see totals",
+            ));
+        }
+        let mut out = (0, 0);
+        self.store.read(&mut |tx| {
+            out = (tx.count_patients()?, tx.count_events()?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Journal outcomes (AA/AE/AR counts), for the administrator.
+    pub fn journal_outcomes(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(Option<String>, i64)>, RegistryError> {
+        if immunis_access::decide(actor, Action::Administer, Purpose::Administration, None)
+            .is_denied()
+        {
+            return Err(RegistryError::Denied(
+                "only registry administrators read the journal",
+            ));
+        }
+        let mut out = Vec::new();
+        self.store.read(&mut |tx| {
+            out = tx.journal_outcomes()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// The actor for local administration from the CLI (the operator at the console).
+pub fn console_admin() -> Actor {
+    Actor {
+        subject: "console".into(),
+        role: Role::RegistryAdmin,
+        organization: None,
+        facility_code: None,
+        client_addr: None,
+    }
+}

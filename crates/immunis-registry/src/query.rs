@@ -1,0 +1,277 @@
+//! Finding people and reading their record (QBP Z34/Z44, search screens),
+//! with the access decision applied and every read audited.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose};
+use immunis_model::{OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
+use immunis_store::{name_key, StoreError, StoredEvent, StoredObservation, Tx};
+
+use crate::consolidate::{consolidate, refusals, ConsolidatedDose};
+use crate::{audit_entry, Registry, RegistryError};
+
+/// Demographics to look a person up by (QPD-3..11 or a search form).
+#[derive(Debug, Clone, Default)]
+pub struct PatientQuery {
+    pub identifiers: Vec<PatientIdentifier>,
+    pub family: Option<String>,
+    pub given: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: Option<Sex>,
+    pub mother_maiden_family: Option<String>,
+}
+
+/// One person's record as the asking actor may see it.
+#[derive(Debug, Clone)]
+pub struct PatientRecord {
+    pub id: PatientId,
+    pub patient: Patient,
+    pub doses: Vec<ConsolidatedDose>,
+    pub refusals: Vec<StoredEvent>,
+    pub observations: Vec<StoredObservation>,
+    /// True when an objection to data sharing limited what is shown.
+    pub restricted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum QueryOutcome {
+    /// Exactly one person matched with confidence.
+    Found(Box<PatientRecord>),
+    /// Several possible people (never more than the requested limit).
+    Candidates(Vec<PatientRecord>),
+    NotFound,
+    /// More candidates than the requested limit.
+    TooMany,
+}
+
+fn objection(p: &Patient) -> bool {
+    p.protection.as_ref().is_some_and(|d| d.value)
+}
+
+fn facility_orgs(
+    tx: &mut Tx<'_>,
+    events: &[StoredEvent],
+) -> Result<HashMap<String, OrganizationId>, StoreError> {
+    let codes: BTreeSet<&str> = events.iter().map(|e| e.facility_code.as_str()).collect();
+    let mut out = HashMap::new();
+    for c in codes {
+        if let Some(f) = tx.find_facility(c)? {
+            out.insert(c.to_string(), f.organization_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads a record and applies the access decision; `None` when the actor may
+/// not see this person at all.
+pub(crate) fn load_visible(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    actor: &Actor,
+    purpose: Purpose,
+    id: PatientId,
+) -> Result<Option<PatientRecord>, StoreError> {
+    let Some(stored) = tx.load_patient(id)? else {
+        return Ok(None);
+    };
+    if stored.merged_into.is_some() {
+        return Ok(None);
+    }
+    let ctx = PatientContext {
+        objection_active: objection(&stored.patient),
+    };
+    let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
+    let mut events = tx.load_events(id)?;
+    let mut observations = tx.load_observations(id)?;
+    let mut patient = stored.patient;
+    let restricted = match decision {
+        Decision::Deny(_) => return Ok(None),
+        Decision::Allow => false,
+        Decision::AllowOwnOrganizationOnly => {
+            let orgs = facility_orgs(tx, &events)?;
+            let own = |code: &str| {
+                actor.organization.is_some() && orgs.get(code).copied() == actor.organization
+            };
+            events.retain(|e| own(&e.facility_code));
+            observations.retain(|o| own(&o.facility_code));
+            if events.is_empty() {
+                // The provider gave nothing: under the objection nothing is shared.
+                return Ok(None);
+            }
+            // Other providers' demographics are not shared: keep the core only.
+            let mut core = Patient::new(
+                patient.legal_name().clone(),
+                patient.birth_date,
+                patient.sex,
+            );
+            core.protection = patient.protection.clone();
+            patient = core;
+            true
+        }
+    };
+    let doses = consolidate(reg.codes(), &events);
+    let refused = refusals(&events).into_iter().cloned().collect();
+    Ok(Some(PatientRecord {
+        id,
+        patient,
+        doses,
+        refusals: refused,
+        observations,
+        restricted,
+    }))
+}
+
+fn candidates(
+    tx: &mut Tx<'_>,
+    q: &PatientQuery,
+) -> Result<(Vec<PatientId>, Vec<PatientId>), StoreError> {
+    // (confident, possible)
+    let mut confident = Vec::new();
+    let mut possible = Vec::new();
+    for id in q.identifiers.iter().filter(|i| !i.value.is_empty()) {
+        for pid in tx.find_by_identifier(id)? {
+            if let Some(s) = tx.load_patient(pid)? {
+                let dob_ok = q.birth_date.is_none_or(|d| d == s.patient.birth_date.0);
+                let fam_ok = q
+                    .family
+                    .as_deref()
+                    .is_none_or(|f| name_key(f) == name_key(&s.patient.legal_name().family));
+                if dob_ok && fam_ok {
+                    confident.push(pid);
+                } else if dob_ok || fam_ok {
+                    possible.push(pid);
+                }
+            }
+        }
+    }
+    if let (Some(family), Some(dob)) = (q.family.as_deref(), q.birth_date) {
+        let fk = name_key(family);
+        let gk = q.given.as_deref().map(name_key).unwrap_or_default();
+        for pid in tx.find_by_family_and_birth(&fk, dob)? {
+            if let Some(s) = tx.load_patient(pid)? {
+                let sgk = name_key(&s.patient.legal_name().given);
+                let sex_ok = match q.sex {
+                    Some(x) if x != Sex::Unknown && s.patient.sex != Sex::Unknown => {
+                        x == s.patient.sex
+                    }
+                    _ => true,
+                };
+                if sgk == gk && sex_ok {
+                    confident.push(pid);
+                } else if sgk.chars().next() == gk.chars().next() || gk.is_empty() {
+                    possible.push(pid);
+                }
+            }
+        }
+        if !gk.is_empty() {
+            // Family name changed (marriage, hyphenation): same given name and birth date.
+            for pid in tx.find_by_birth_and_given(dob, &gk)? {
+                possible.push(pid);
+            }
+        }
+    }
+    confident.sort();
+    confident.dedup();
+    possible.sort();
+    possible.dedup();
+    possible.retain(|p| !confident.contains(p));
+    Ok((confident, possible))
+}
+
+impl Registry {
+    /// Finds a person for a query; at most `limit` candidates are returned.
+    pub async fn find_patients(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        q: &PatientQuery,
+        limit: usize,
+    ) -> Result<QueryOutcome, RegistryError> {
+        if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
+            self.audit_denied(actor, "search", purpose).await;
+            return Err(RegistryError::Denied(why));
+        }
+        let mut outcome = QueryOutcome::NotFound;
+        let mut seen = Vec::new();
+        let limit = limit.max(1);
+        self.store.read(&mut |tx| {
+            let (confident, possible) = candidates(tx, q)?;
+            let mut visible_conf = Vec::new();
+            for pid in confident {
+                if let Some(r) = load_visible(tx, self, actor, purpose, pid)? {
+                    visible_conf.push(r);
+                }
+            }
+            outcome = if visible_conf.len() == 1 && possible.is_empty() {
+                QueryOutcome::Found(Box::new(visible_conf.remove(0)))
+            } else {
+                let mut all = visible_conf;
+                for pid in possible {
+                    if let Some(r) = load_visible(tx, self, actor, purpose, pid)? {
+                        all.push(r);
+                    }
+                }
+                match all.len() {
+                    0 => QueryOutcome::NotFound,
+                    n if n > limit => QueryOutcome::TooMany,
+                    _ => QueryOutcome::Candidates(all),
+                }
+            };
+            seen = match &outcome {
+                QueryOutcome::Found(r) => vec![r.id],
+                QueryOutcome::Candidates(v) => v.iter().map(|r| r.id).collect(),
+                _ => Vec::new(),
+            };
+            Ok(())
+        })?;
+        let mut audit = audit_entry(actor, "search", purpose, "allow");
+        audit.patient_ids = seen;
+        audit.detail = Some(
+            match &outcome {
+                QueryOutcome::Found(_) => "found",
+                QueryOutcome::Candidates(_) => "candidates",
+                QueryOutcome::NotFound => "not found",
+                QueryOutcome::TooMany => "too many",
+            }
+            .to_string(),
+        );
+        self.writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Reads one person's record as the actor may see it (audited).
+    pub async fn patient_record(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        id: PatientId,
+    ) -> Result<PatientRecord, RegistryError> {
+        let mut rec = None;
+        self.store.read(&mut |tx| {
+            rec = load_visible(tx, self, actor, purpose, id)?;
+            Ok(())
+        })?;
+        let mut audit = audit_entry(
+            actor,
+            "read_record",
+            purpose,
+            if rec.is_some() { "allow" } else { "deny" },
+        );
+        audit.patient_ids = vec![id];
+        self.writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await?;
+        rec.ok_or_else(|| RegistryError::NotFound("patient".into()))
+    }
+
+    async fn audit_denied(&self, actor: &Actor, action: &str, purpose: Purpose) {
+        let audit = audit_entry(actor, action, purpose, "deny");
+        let _ = self
+            .writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await;
+    }
+}

@@ -1,0 +1,207 @@
+//! HTTP transport: the CDC IIS SOAP 2011 web service (`POST /soap`, WSDL at
+//! `GET /soap?wsdl`) and `POST /hl7` (HL7 body, basic authentication).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use immunis_registry::hl7::{process_payload, Inbound, Submitter};
+use immunis_registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::soap;
+use crate::MAX_MESSAGE_BYTES;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub registry: Arc<Registry>,
+    pub base_url: String,
+}
+
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let state = AppState {
+        registry,
+        base_url: format!("http://{addr}"),
+    };
+    let app = router(state);
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    if let Err(e) = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    {
+        tracing::error!("http server stopped: {e}");
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/hl7", post(post_hl7))
+        .route("/soap", post(soap::post_soap).get(get_wsdl))
+        .route("/IISService", post(soap::post_soap).get(get_wsdl))
+        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn get_wsdl(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !q.contains_key("wsdl") && !q.contains_key("WSDL") {
+        return (
+            StatusCode::NOT_FOUND,
+            "append ?wsdl for the service description",
+        )
+            .into_response();
+    }
+    let wsdl = soap::WSDL.replace("{{LOCATION}}", &format!("{}/soap", state.base_url));
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], wsdl).into_response()
+}
+
+/// `user:password` from an HTTP Basic `Authorization` header.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = format!(
+        "{{\"type\":\"about:blank\",\"title\":{},\"status\":{},\"detail\":{}}}",
+        json_str(title),
+        status.as_u16(),
+        json_str(detail)
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body,
+    )
+        .into_response()
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+async fn post_hl7(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((user, pass)) = basic_credentials(&headers) else {
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required",
+            "use HTTP Basic authentication with your submitter credentials",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"immunis\""),
+        );
+        return r;
+    };
+    let actor = match state
+        .registry
+        .authenticate_submitter(&user, &pass, Some(peer.to_string()))
+        .await
+    {
+        Ok(a) => a,
+        Err(immunis_registry::AuthError::BadCredentials) => {
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "Invalid credentials",
+                "invalid username or password",
+            )
+        }
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &e.to_string(),
+            )
+        }
+    };
+    if body.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Empty body",
+            "the request body must hold an HL7 v2 message",
+        );
+    }
+    let inbound = Inbound {
+        transport: "http",
+        remote_addr: Some(peer.to_string()),
+    };
+    let replies = process_payload(
+        &state.registry,
+        &Submitter::Authenticated(actor),
+        &body,
+        &inbound,
+    )
+    .await;
+    let mut out = Vec::new();
+    for r in replies {
+        out.extend_from_slice(&r);
+        if !out.ends_with(b"\r") {
+            out.push(b'\r');
+        }
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "x-application/hl7-v2+er7; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

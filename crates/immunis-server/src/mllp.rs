@@ -1,0 +1,78 @@
+//! MLLP over TCP: many concurrent connections, each a task; frames are
+//! decoded incrementally, processed in order, and each reply is written only
+//! after the registry has committed the message and its reply.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use immunis_hl7::{frame, MllpDecoder};
+use immunis_registry::hl7::{process_message, Inbound, Submitter};
+use immunis_registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::MAX_MESSAGE_BYTES;
+
+/// A connection idle this long is closed (a stuck client cannot pin a task forever).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(registry.clone(), stream, peer));
+                }
+                Err(e) => {
+                    tracing::warn!("mllp accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+async fn connection(registry: Arc<Registry>, mut stream: TcpStream, peer: SocketAddr) {
+    let mut decoder = MllpDecoder::new(MAX_MESSAGE_BYTES);
+    let mut buf = vec![0u8; 64 * 1024];
+    let inbound = Inbound {
+        transport: "mllp",
+        remote_addr: Some(peer.to_string()),
+    };
+    loop {
+        let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => return,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                tracing::debug!("mllp read from {peer}: {e}");
+                return;
+            }
+        };
+        decoder.push(buf.get(..n).unwrap_or_default());
+        while let Some(frame_result) = decoder.next_frame() {
+            let reply = match frame_result {
+                Ok(msg) => {
+                    process_message(&registry, &Submitter::TrustedNetwork, &msg, &inbound).await
+                }
+                Err(e) => {
+                    // Oversized or broken framing: answer with a reject and drop the connection.
+                    tracing::warn!("mllp framing error from {peer}: {e}");
+                    let nak = immunis_registry::hl7::framing_reject(&e.to_string());
+                    let _ = stream.write_all(&frame(&nak)).await;
+                    return;
+                }
+            };
+            if stream.write_all(&frame(&reply)).await.is_err() {
+                return;
+            }
+        }
+    }
+}

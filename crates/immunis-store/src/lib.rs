@@ -1,0 +1,136 @@
+//! Immunis storage: one interface ([`Store`], [`Tx`]) over two real backends,
+//! SQLite (embedded default) and PostgreSQL, with the same migrations story.
+//!
+//! Both backends run the *same* SQL (positional `$n` parameters, which SQLite
+//! also accepts) through the small [`Conn`] seam; only DDL differs, in
+//! `migrations/<backend>/`. The store knows nothing of HL7 or of access
+//! policy: the registry decides what may be read and written, the store keeps it.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod migrate;
+pub mod pg;
+pub mod sqlite;
+mod tx;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use codec::{event_from_doc, event_to_doc, patient_from_doc, patient_to_doc};
+pub use tx::{audit_hash, genesis, name_key, verify_chain};
+pub use tx::{
+    AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
+    StoredObservation, StoredPatient, SubmitterCredential, Tx,
+};
+
+/// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
+/// carries patient data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration {version} failed: {reason}")]
+    Migration { version: i64, reason: String },
+    #[error("cannot open store: {0}")]
+    Open(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A SQL value crossing the backend seam.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn into_string(self) -> Option<String> {
+        match self {
+            Value::Text(s) => Some(s),
+            Value::Blob(b) => String::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Blob(b) => Some(b),
+            Value::Text(s) => Some(s.into_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// The backend seam: run one statement, get rows of [`Value`]s.
+pub trait Conn {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>>;
+    fn batch(&mut self, sql: &str) -> Result<()>;
+}
+
+/// A registry database. `write` runs one transaction and returns only after the
+/// commit is durable (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit`
+/// on): callers acknowledge data only after it returns `Ok`.
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
+    fn read(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
+}
+
+/// Opens the store named by the CLI options: PostgreSQL when a URL is given,
+/// else SQLite under `data_dir` (created if missing). Migrations run on open.
+pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Store>> {
+    match database_url {
+        Some(url) => Ok(Arc::new(pg::PgStore::open(url)?)),
+        None => Ok(Arc::new(sqlite::SqliteStore::open(data_dir)?)),
+    }
+}
+
+/// Milliseconds since the epoch, the store's timestamp unit.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,187 @@
+//! The embedded default backend: one SQLite file under `--data-dir`, WAL mode,
+//! `synchronous=FULL` (a commit is on disk before `write` returns), one writer
+//! connection and a small pool of readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use crate::{migrate, Conn, Result, Store, StoreError, Tx, Value};
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+fn from_ref(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        // The schema has no REAL columns; a real would be a foreign write.
+        ValueRef::Real(f) => Value::Text(f.to_string()),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+impl Conn for Connection {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let cols = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut r = Vec::with_capacity(cols);
+            for i in 0..cols {
+                r.push(from_ref(row.get_ref(i)?));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.execute_batch(sql)?;
+        Ok(())
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+         PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/immunis.db` and migrates it.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", data_dir.display())))?;
+        let path = data_dir.join("immunis.db");
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        {
+            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // `Transaction` derefs to `Connection`; migrations run inside it.
+            let conn: &Connection = &tx;
+            let mut shim = ConnRef(conn);
+            migrate::apply(&mut shim, migrate::SQLITE)?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        if let Some(c) = self.readers.lock().map_err(|_| poisoned())?.pop() {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&c)?;
+        Ok(c)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Open("connection pool lock poisoned by an earlier panic".into())
+}
+
+/// `Conn` over a shared `&Connection` (rusqlite statements only need `&self`).
+struct ConnRef<'c>(&'c Connection);
+
+impl Conn for ConnRef<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let cols = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut r = Vec::with_capacity(cols);
+            for i in 0..cols {
+                r.push(from_ref(row.get_ref(i)?));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql)?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()> {
+        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut shim = ConnRef(&tx);
+            let mut t = Tx::new(&mut shim);
+            f(&mut t)?;
+        }
+        // synchronous=FULL: the WAL is fsynced before commit returns.
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()> {
+        let mut conn = self.reader()?;
+        let result = (|| {
+            let tx = conn.transaction()?;
+            {
+                let mut shim = ConnRef(&tx);
+                let mut t = Tx::new(&mut shim);
+                f(&mut t)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,826 @@
+//! The typed operations of one transaction, written once over the [`Conn`]
+//! seam so both backends run identical SQL.
+
+use chrono::NaiveDate;
+use immunis_model::{
+    Facility, FacilityId, ObservationKind, Organization, OrganizationId, OrganizationKind, Patient,
+    PatientId, PatientIdentifier, PatientObservation, VaccinationEvent, VaccinationId,
+};
+use sha2::{Digest, Sha256};
+
+use crate::codec::{event_from_doc, event_to_doc, patient_from_doc, patient_to_doc};
+use crate::{now_millis, Conn, Result, StoreError, Value};
+
+/// One transaction. Obtained from [`crate::Store::write`] or [`crate::Store::read`].
+pub struct Tx<'a> {
+    conn: &'a mut dyn Conn,
+}
+
+/// An inbound message as received, before it is processed.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub transport: String,
+    pub facility_code: Option<String>,
+    pub remote_addr: Option<String>,
+    pub message_control_id: Option<String>,
+    pub message_type: Option<String>,
+    pub raw: Vec<u8>,
+}
+
+/// A journaled message with what was answered.
+#[derive(Debug, Clone)]
+pub struct JournalRecord {
+    pub raw: Vec<u8>,
+    pub response: Option<Vec<u8>>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubmitterCredential {
+    pub username: String,
+    pub facility: Facility,
+    pub secret_hash: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredPatient {
+    pub id: PatientId,
+    pub version: i64,
+    pub patient: Patient,
+    pub merged_into: Option<PatientId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    Active,
+    /// Replaced by a later version (RXA-21 U); kept for history.
+    Superseded,
+    /// Deleted by its source (RXA-21 D); kept for history.
+    Deleted,
+}
+
+impl EventStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Active => "active",
+            EventStatus::Superseded => "superseded",
+            EventStatus::Deleted => "deleted",
+        }
+    }
+    fn parse(s: &str) -> EventStatus {
+        match s {
+            "superseded" => EventStatus::Superseded,
+            "deleted" => EventStatus::Deleted,
+            _ => EventStatus::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent<'e> {
+    pub patient_id: PatientId,
+    pub facility_code: &'e str,
+    pub event: &'e VaccinationEvent,
+    pub supersedes: Option<VaccinationId>,
+    pub journal_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: VaccinationId,
+    pub patient_id: PatientId,
+    pub facility_code: String,
+    pub status: EventStatus,
+    pub supersedes: Option<VaccinationId>,
+    pub recorded_at: i64,
+    pub event: VaccinationEvent,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredObservation {
+    pub id: i64,
+    pub patient_id: PatientId,
+    pub facility_code: String,
+    pub observation: PatientObservation,
+}
+
+/// What to record about one access or change (CDSi-free, HL7-free).
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub organization: Option<String>,
+    pub role: String,
+    pub purpose: String,
+    pub client_addr: Option<String>,
+    pub action: String,
+    pub patient_ids: Vec<PatientId>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// A stored, chained audit record.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub entry: AuditEntry,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Uppercase letters and digits only: the key the conservative matcher and
+/// the name indexes use ("O'Brien-Smith" → "OBRIENSMITH").
+pub fn name_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The audit chain's hash of a record: SHA-256 over the previous hash and the
+/// record's fields, length-prefixed so no two records encode alike.
+pub fn audit_hash(prev: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
+    let mut h = Sha256::new();
+    let ids: Vec<String> = e.patient_ids.iter().map(|p| p.0.to_string()).collect();
+    let fields: [&str; 10] = [
+        prev,
+        &e.actor,
+        e.organization.as_deref().unwrap_or(""),
+        &e.role,
+        &e.purpose,
+        e.client_addr.as_deref().unwrap_or(""),
+        &e.action,
+        &ids.join(","),
+        &e.outcome,
+        e.detail.as_deref().unwrap_or(""),
+    ];
+    h.update(seq.to_be_bytes());
+    h.update(at.to_be_bytes());
+    for f in fields {
+        h.update((f.len() as u64).to_be_bytes());
+        h.update(f.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn text(row: &mut [Value], i: usize) -> String {
+    row.get_mut(i)
+        .map(take)
+        .and_then(Value::into_string)
+        .unwrap_or_default()
+}
+fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
+    row.get_mut(i).map(take).and_then(Value::into_string)
+}
+fn int(row: &[Value], i: usize) -> i64 {
+    row.get(i).and_then(Value::as_i64).unwrap_or(0)
+}
+fn opt_int(row: &[Value], i: usize) -> Option<i64> {
+    row.get(i).and_then(Value::as_i64)
+}
+
+/// Takes a column out of a row without cloning it.
+fn take(v: &mut Value) -> Value {
+    std::mem::replace(v, Value::Null)
+}
+
+fn date_text(d: Option<NaiveDate>) -> Value {
+    d.map_or(Value::Null, |d| {
+        Value::Text(d.format("%Y-%m-%d").to_string())
+    })
+}
+
+impl<'a> Tx<'a> {
+    pub fn new(conn: &'a mut dyn Conn) -> Tx<'a> {
+        Tx { conn }
+    }
+
+    fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
+        let rows = self.conn.query(sql, params)?;
+        rows.first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .ok_or_else(|| StoreError::Corrupt("insert returned no id".into()))
+    }
+
+    // ---- message journal -------------------------------------------------
+
+    /// Records an inbound message verbatim; returns its journal id.
+    pub fn journal_insert(&mut self, j: &JournalEntry) -> Result<i64> {
+        self.insert_returning(
+            "INSERT INTO message_journal (received_at, transport, facility_code, remote_addr, message_control_id, message_type, raw) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                Value::Int(now_millis()),
+                Value::Text(j.transport.clone()),
+                j.facility_code.clone().into(),
+                j.remote_addr.clone().into(),
+                j.message_control_id.clone().into(),
+                j.message_type.clone().into(),
+                Value::Blob(j.raw.clone()),
+            ],
+        )
+    }
+
+    /// Stores the response sent for a journaled message.
+    pub fn journal_respond(
+        &mut self,
+        id: i64,
+        response: &[u8],
+        outcome: &str,
+        patient: Option<PatientId>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE message_journal SET response = $1, outcome = $2, patient_id = $3 WHERE id = $4",
+            &[
+                Value::Blob(response.to_vec()),
+                Value::Text(outcome.to_string()),
+                patient.map(|p| p.0).into(),
+                Value::Int(id),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One journal entry with its response.
+    pub fn journal_get(&mut self, id: i64) -> Result<Option<JournalRecord>> {
+        let mut rows = self.conn.query(
+            "SELECT raw, response, outcome FROM message_journal WHERE id = $1",
+            &[Value::Int(id)],
+        )?;
+        Ok(rows.pop().map(|mut r| {
+            let outcome = opt_text(&mut r, 2);
+            let response = r.get_mut(1).map(take).and_then(Value::into_bytes);
+            let raw = r
+                .get_mut(0)
+                .map(take)
+                .and_then(Value::into_bytes)
+                .unwrap_or_default();
+            JournalRecord {
+                raw,
+                response,
+                outcome,
+            }
+        }))
+    }
+
+    /// Count of journal entries by outcome (`None` = not yet answered).
+    pub fn journal_outcomes(&mut self) -> Result<Vec<(Option<String>, i64)>> {
+        let rows = self.conn.query(
+            "SELECT outcome, COUNT(*) FROM message_journal GROUP BY outcome ORDER BY outcome",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| (opt_text(&mut r, 0), int(&r, 1)))
+            .collect())
+    }
+
+    // ---- organizations, facilities, submitter credentials ----------------
+
+    pub fn insert_organization(
+        &mut self,
+        name: &str,
+        kind: OrganizationKind,
+    ) -> Result<OrganizationId> {
+        self.insert_returning(
+            "INSERT INTO organization (name, kind, created_at) VALUES ($1, $2, $3) RETURNING id",
+            &[name.into(), kind.as_str().into(), Value::Int(now_millis())],
+        )
+        .map(OrganizationId)
+    }
+
+    pub fn find_organization_by_name(&mut self, name: &str) -> Result<Option<Organization>> {
+        let mut rows = self.conn.query(
+            "SELECT id, name, kind FROM organization WHERE name = $1 ORDER BY id LIMIT 1",
+            &[name.into()],
+        )?;
+        Ok(rows.pop().map(|mut r| Organization {
+            id: OrganizationId(int(&r, 0)),
+            name: text(&mut r, 1),
+            kind: OrganizationKind::parse(&text(&mut r, 2)).unwrap_or(OrganizationKind::Provider),
+        }))
+    }
+
+    pub fn insert_facility(
+        &mut self,
+        org: OrganizationId,
+        code: &str,
+        name: &str,
+    ) -> Result<FacilityId> {
+        self.insert_returning(
+            "INSERT INTO facility (organization_id, code, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[Value::Int(org.0), code.into(), name.into(), Value::Int(now_millis())],
+        )
+        .map(FacilityId)
+    }
+
+    pub fn find_facility(&mut self, code: &str) -> Result<Option<Facility>> {
+        let mut rows = self.conn.query(
+            "SELECT id, organization_id, code, name FROM facility WHERE code = $1",
+            &[code.into()],
+        )?;
+        Ok(rows.pop().map(|mut r| Facility {
+            id: FacilityId(int(&r, 0)),
+            organization_id: OrganizationId(int(&r, 1)),
+            code: text(&mut r, 2),
+            name: text(&mut r, 3),
+        }))
+    }
+
+    pub fn list_facilities(&mut self) -> Result<Vec<(Facility, Organization)>> {
+        let rows = self.conn.query(
+            "SELECT f.id, f.organization_id, f.code, f.name, o.name, o.kind FROM facility f \
+             JOIN organization o ON o.id = f.organization_id ORDER BY f.code",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let f = Facility {
+                    id: FacilityId(int(&r, 0)),
+                    organization_id: OrganizationId(int(&r, 1)),
+                    code: text(&mut r, 2),
+                    name: text(&mut r, 3),
+                };
+                let o = Organization {
+                    id: f.organization_id,
+                    name: text(&mut r, 4),
+                    kind: OrganizationKind::parse(&text(&mut r, 5))
+                        .unwrap_or(OrganizationKind::Provider),
+                };
+                (f, o)
+            })
+            .collect())
+    }
+
+    pub fn insert_credential(
+        &mut self,
+        facility: FacilityId,
+        username: &str,
+        secret_hash: &str,
+    ) -> Result<()> {
+        let existing = self.conn.query(
+            "SELECT id FROM submitter_credential WHERE username = $1",
+            &[username.into()],
+        )?;
+        if !existing.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "username {username:?} already exists"
+            )));
+        }
+        self.conn.execute(
+            "INSERT INTO submitter_credential (facility_id, username, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
+            &[Value::Int(facility.0), username.into(), secret_hash.into(), Value::Int(now_millis())],
+        )?;
+        Ok(())
+    }
+
+    pub fn find_credential(&mut self, username: &str) -> Result<Option<SubmitterCredential>> {
+        let mut rows = self.conn.query(
+            "SELECT c.username, c.secret_hash, c.disabled, f.id, f.organization_id, f.code, f.name \
+             FROM submitter_credential c JOIN facility f ON f.id = c.facility_id WHERE c.username = $1",
+            &[username.into()],
+        )?;
+        Ok(rows.pop().map(|mut r| SubmitterCredential {
+            username: text(&mut r, 0),
+            secret_hash: text(&mut r, 1),
+            disabled: int(&r, 2) != 0,
+            facility: Facility {
+                id: FacilityId(int(&r, 3)),
+                organization_id: OrganizationId(int(&r, 4)),
+                code: text(&mut r, 5),
+                name: text(&mut r, 6),
+            },
+        }))
+    }
+
+    // ---- patients ---------------------------------------------------------
+
+    fn patient_keys(p: &Patient) -> (String, String) {
+        let n = p.legal_name();
+        (name_key(&n.family), name_key(&n.given))
+    }
+
+    /// Creates a person; returns the new registry id. Version 1 is kept in history.
+    pub fn insert_patient(&mut self, p: &Patient, journal_id: Option<i64>) -> Result<PatientId> {
+        let doc = patient_to_doc(p);
+        let (fk, gk) = Self::patient_keys(p);
+        let now = now_millis();
+        let id = PatientId(self.insert_returning(
+            "INSERT INTO patient (version, created_at, updated_at, birth_date, sex, family_key, given_key, protected, doc) \
+             VALUES (1, $1, $1, $2, $3, $4, $5, $6, $7) RETURNING patient_id",
+            &[
+                Value::Int(now),
+                date_text(Some(p.birth_date.0)),
+                p.sex.hl7().into(),
+                fk.into(),
+                gk.into(),
+                Value::Int(i64::from(p.protection.as_ref().is_some_and(|d| d.value))),
+                Value::Text(doc.clone()),
+            ],
+        )?);
+        self.conn.execute(
+            "INSERT INTO patient_version (patient_id, version, recorded_at, journal_id, doc) VALUES ($1, 1, $2, $3, $4)",
+            &[Value::Int(id.0), Value::Int(now), journal_id.into(), Value::Text(doc)],
+        )?;
+        self.index_identifiers(id, &p.identifiers)?;
+        Ok(id)
+    }
+
+    fn index_identifiers(&mut self, id: PatientId, ids: &[PatientIdentifier]) -> Result<()> {
+        for i in ids.iter().filter(|i| !i.value.is_empty()) {
+            let exists = self.conn.query(
+                "SELECT 1 FROM patient_identifier WHERE id_value = $1 AND authority = $2 AND id_type = $3 AND patient_id = $4",
+                &[i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into(), Value::Int(id.0)],
+            )?;
+            if exists.is_empty() {
+                self.conn.execute(
+                    "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4)",
+                    &[Value::Int(id.0), i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a person's current demographics with a new version; every
+    /// earlier version stays in `patient_version`.
+    pub fn update_patient(
+        &mut self,
+        id: PatientId,
+        p: &Patient,
+        journal_id: Option<i64>,
+    ) -> Result<i64> {
+        let doc = patient_to_doc(p);
+        let (fk, gk) = Self::patient_keys(p);
+        let now = now_millis();
+        let rows = self.conn.query(
+            "UPDATE patient SET version = version + 1, updated_at = $1, birth_date = $2, sex = $3, family_key = $4, \
+             given_key = $5, protected = $6, doc = $7 WHERE patient_id = $8 RETURNING version",
+            &[
+                Value::Int(now),
+                date_text(Some(p.birth_date.0)),
+                p.sex.hl7().into(),
+                fk.into(),
+                gk.into(),
+                Value::Int(i64::from(p.protection.as_ref().is_some_and(|d| d.value))),
+                Value::Text(doc.clone()),
+                Value::Int(id.0),
+            ],
+        )?;
+        let version = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .ok_or(StoreError::NotFound("patient"))?;
+        self.conn.execute(
+            "INSERT INTO patient_version (patient_id, version, recorded_at, journal_id, doc) VALUES ($1, $2, $3, $4, $5)",
+            &[Value::Int(id.0), Value::Int(version), Value::Int(now), journal_id.into(), Value::Text(doc)],
+        )?;
+        self.index_identifiers(id, &p.identifiers)?;
+        Ok(version)
+    }
+
+    pub fn load_patient(&mut self, id: PatientId) -> Result<Option<StoredPatient>> {
+        let mut rows = self.conn.query(
+            "SELECT patient_id, version, merged_into, doc FROM patient WHERE patient_id = $1",
+            &[Value::Int(id.0)],
+        )?;
+        match rows.pop() {
+            None => Ok(None),
+            Some(mut r) => Ok(Some(StoredPatient {
+                id: PatientId(int(&r, 0)),
+                version: int(&r, 1),
+                merged_into: opt_int(&r, 2).map(PatientId),
+                patient: patient_from_doc(&text(&mut r, 3))?,
+            })),
+        }
+    }
+
+    /// Versions of a person's demographics, oldest first: (version, recorded_at, patient).
+    pub fn patient_versions(&mut self, id: PatientId) -> Result<Vec<(i64, i64, Patient)>> {
+        let rows = self.conn.query(
+            "SELECT version, recorded_at, doc FROM patient_version WHERE patient_id = $1 ORDER BY version",
+            &[Value::Int(id.0)],
+        )?;
+        rows.into_iter()
+            .map(|mut r| Ok((int(&r, 0), int(&r, 1), patient_from_doc(&text(&mut r, 2))?)))
+            .collect()
+    }
+
+    /// People holding this identifier from this assigning authority (and type,
+    /// when given).
+    pub fn find_by_identifier(&mut self, id: &PatientIdentifier) -> Result<Vec<PatientId>> {
+        let rows = if id.id_type.is_empty() {
+            self.conn.query(
+                "SELECT DISTINCT patient_id FROM patient_identifier WHERE id_value = $1 AND authority = $2",
+                &[id.value.as_str().into(), id.assigning_authority.as_str().into()],
+            )?
+        } else {
+            self.conn.query(
+                "SELECT patient_id FROM patient_identifier WHERE id_value = $1 AND authority = $2 AND id_type = $3",
+                &[id.value.as_str().into(), id.assigning_authority.as_str().into(), id.id_type.as_str().into()],
+            )?
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|r| opt_int(r, 0))
+            .map(PatientId)
+            .collect())
+    }
+
+    /// People with this family-name key and birth date (not merged away).
+    pub fn find_by_family_and_birth(
+        &mut self,
+        family_key: &str,
+        birth: NaiveDate,
+    ) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT patient_id FROM patient WHERE family_key = $1 AND birth_date = $2 AND merged_into IS NULL LIMIT 200",
+            &[family_key.into(), date_text(Some(birth))],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| opt_int(r, 0))
+            .map(PatientId)
+            .collect())
+    }
+
+    /// People born on this date whose given-name key matches (not merged away).
+    pub fn find_by_birth_and_given(
+        &mut self,
+        birth: NaiveDate,
+        given_key: &str,
+    ) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT patient_id FROM patient WHERE birth_date = $1 AND given_key = $2 AND merged_into IS NULL LIMIT 200",
+            &[date_text(Some(birth)), given_key.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| opt_int(r, 0))
+            .map(PatientId)
+            .collect())
+    }
+
+    pub fn count_patients(&mut self) -> Result<i64> {
+        let rows = self.conn.query("SELECT COUNT(*) FROM patient", &[])?;
+        Ok(rows.first().map(|r| int(r, 0)).unwrap_or(0))
+    }
+
+    // ---- vaccination events ---------------------------------------------
+
+    pub fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<VaccinationId> {
+        let ev = e.event;
+        self.insert_returning(
+            "INSERT INTO vaccination_event (patient_id, facility_code, filler_order_number, administered_date, cvx, \
+             completion, information_source, status, supersedes, journal_id, recorded_at, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11) RETURNING event_id",
+            &[
+                Value::Int(e.patient_id.0),
+                e.facility_code.into(),
+                ev.filler_order_number.clone().into(),
+                date_text(ev.administered_date),
+                ev.cvx.as_ref().map(|c| c.as_str().to_string()).into(),
+                ev.completion.hl7().into(),
+                ev.information_source.nip001().into(),
+                e.supersedes.map(|v| v.0).into(),
+                e.journal_id.into(),
+                Value::Int(now_millis()),
+                Value::Text(event_to_doc(ev)),
+            ],
+        )
+        .map(VaccinationId)
+    }
+
+    pub fn set_event_status(&mut self, id: VaccinationId, status: EventStatus) -> Result<()> {
+        self.conn.execute(
+            "UPDATE vaccination_event SET status = $1 WHERE event_id = $2",
+            &[status.as_str().into(), Value::Int(id.0)],
+        )?;
+        Ok(())
+    }
+
+    fn events_from_rows(rows: Vec<Vec<Value>>) -> Result<Vec<StoredEvent>> {
+        rows.into_iter()
+            .map(|mut r| {
+                Ok(StoredEvent {
+                    id: VaccinationId(int(&r, 0)),
+                    patient_id: PatientId(int(&r, 1)),
+                    facility_code: text(&mut r, 2),
+                    status: EventStatus::parse(&text(&mut r, 3)),
+                    supersedes: opt_int(&r, 4).map(VaccinationId),
+                    recorded_at: int(&r, 5),
+                    event: event_from_doc(&text(&mut r, 6))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The active event a source reported under this filler order number.
+    pub fn find_event_by_source(
+        &mut self,
+        facility_code: &str,
+        filler: &str,
+    ) -> Result<Option<StoredEvent>> {
+        let rows = self.conn.query(
+            "SELECT event_id, patient_id, facility_code, status, supersedes, recorded_at, doc FROM vaccination_event \
+             WHERE facility_code = $1 AND filler_order_number = $2 AND status = 'active' ORDER BY event_id DESC LIMIT 1",
+            &[facility_code.into(), filler.into()],
+        )?;
+        Ok(Self::events_from_rows(rows)?.pop())
+    }
+
+    /// Every event of a person, all statuses, oldest first.
+    pub fn load_events(&mut self, patient: PatientId) -> Result<Vec<StoredEvent>> {
+        let rows = self.conn.query(
+            "SELECT event_id, patient_id, facility_code, status, supersedes, recorded_at, doc FROM vaccination_event \
+             WHERE patient_id = $1 ORDER BY event_id",
+            &[Value::Int(patient.0)],
+        )?;
+        Self::events_from_rows(rows)
+    }
+
+    pub fn count_events(&mut self) -> Result<i64> {
+        let rows = self
+            .conn
+            .query("SELECT COUNT(*) FROM vaccination_event", &[])?;
+        Ok(rows.first().map(|r| int(r, 0)).unwrap_or(0))
+    }
+
+    // ---- patient observations --------------------------------------------
+
+    pub fn insert_observation(
+        &mut self,
+        patient: PatientId,
+        facility_code: &str,
+        o: &PatientObservation,
+        journal_id: Option<i64>,
+    ) -> Result<i64> {
+        self.insert_returning(
+            "INSERT INTO patient_observation (patient_id, kind, code, code_system, observed_on, facility_code, status, journal_id, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8) RETURNING observation_id",
+            &[
+                Value::Int(patient.0),
+                o.kind.as_str().into(),
+                o.value.code.as_str().into(),
+                o.value.system.clone().into(),
+                date_text(o.date),
+                facility_code.into(),
+                journal_id.into(),
+                Value::Int(now_millis()),
+            ],
+        )
+    }
+
+    pub fn load_observations(&mut self, patient: PatientId) -> Result<Vec<StoredObservation>> {
+        let rows = self.conn.query(
+            "SELECT observation_id, patient_id, kind, code, code_system, observed_on, facility_code FROM patient_observation \
+             WHERE patient_id = $1 AND status = 'active' ORDER BY observation_id",
+            &[Value::Int(patient.0)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let kind = ObservationKind::parse(&text(&mut r, 2))?;
+                let date = opt_text(&mut r, 5)
+                    .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+                Some(StoredObservation {
+                    id: int(&r, 0),
+                    patient_id: PatientId(int(&r, 1)),
+                    observation: PatientObservation {
+                        kind,
+                        value: immunis_model::Code {
+                            code: text(&mut r, 3),
+                            text: None,
+                            system: opt_text(&mut r, 4),
+                        },
+                        date,
+                    },
+                    facility_code: text(&mut r, 6),
+                })
+            })
+            .collect())
+    }
+
+    // ---- audit trail --------------------------------------------------------
+
+    /// Appends to the hash-chained audit trail. Only the single writer appends,
+    /// so the chain is linear.
+    pub fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
+        let mut last = self.conn.query(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?;
+        let (prev_seq, prev_hash) = match last.pop() {
+            Some(mut r) => (int(&r, 0), text(&mut r, 1)),
+            None => (0, GENESIS.to_string()),
+        };
+        let seq = prev_seq + 1;
+        let at = now_millis();
+        let hash = audit_hash(&prev_hash, seq, at, e);
+        let ids: Vec<String> = e.patient_ids.iter().map(|p| p.0.to_string()).collect();
+        self.conn.execute(
+            "INSERT INTO audit_log (seq, at, actor, organization, role, purpose, client_addr, action, patient_ids, outcome, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                Value::Int(seq),
+                Value::Int(at),
+                e.actor.as_str().into(),
+                e.organization.clone().into(),
+                e.role.as_str().into(),
+                e.purpose.as_str().into(),
+                e.client_addr.clone().into(),
+                e.action.as_str().into(),
+                Value::Text(ids.join(",")),
+                e.outcome.as_str().into(),
+                e.detail.clone().into(),
+                Value::Text(prev_hash),
+                Value::Text(hash),
+            ],
+        )?;
+        Ok(seq)
+    }
+
+    /// The audit trail in order (from `after_seq`, at most `limit` records).
+    pub fn audit_records(&mut self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = self.conn.query(
+            "SELECT seq, at, actor, organization, role, purpose, client_addr, action, patient_ids, outcome, detail, prev_hash, hash \
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[Value::Int(after_seq), Value::Int(limit)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let ids = text(&mut r, 8);
+                AuditRecord {
+                    seq: int(&r, 0),
+                    at: int(&r, 1),
+                    entry: AuditEntry {
+                        actor: text(&mut r, 2),
+                        organization: opt_text(&mut r, 3),
+                        role: text(&mut r, 4),
+                        purpose: text(&mut r, 5),
+                        client_addr: opt_text(&mut r, 6),
+                        action: text(&mut r, 7),
+                        patient_ids: ids
+                            .split(',')
+                            .filter_map(|s| s.parse().ok())
+                            .map(PatientId)
+                            .collect(),
+                        outcome: text(&mut r, 9),
+                        detail: opt_text(&mut r, 10),
+                    },
+                    prev_hash: text(&mut r, 11),
+                    hash: text(&mut r, 12),
+                }
+            })
+            .collect())
+    }
+
+    /// Raw statement access for tests that must tamper with stored data.
+    pub fn execute_raw(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.conn.execute(sql, params)
+    }
+}
+
+/// Re-walks the chain; returns the seq of the first bad record, if any.
+pub fn verify_chain(
+    records: &[AuditRecord],
+    mut prev: String,
+    mut prev_seq: i64,
+) -> std::result::Result<(String, i64), (i64, String)> {
+    for r in records {
+        if r.seq != prev_seq + 1 {
+            return Err((
+                r.seq,
+                format!("sequence gap: expected {}, found {}", prev_seq + 1, r.seq),
+            ));
+        }
+        if r.prev_hash != prev {
+            return Err((
+                r.seq,
+                "previous-hash link broken (record deleted, reordered or edited)".into(),
+            ));
+        }
+        let h = audit_hash(&r.prev_hash, r.seq, r.at, &r.entry);
+        if h != r.hash {
+            return Err((
+                r.seq,
+                "record content does not match its hash (edited)".into(),
+            ));
+        }
+        prev = r.hash.clone();
+        prev_seq = r.seq;
+    }
+    Ok((prev, prev_seq))
+}
+
+/// The chain's starting hash.
+pub fn genesis() -> String {
+    GENESIS.to_string()
+}

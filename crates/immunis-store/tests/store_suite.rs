@@ -1,0 +1,376 @@
+//! The storage test suite, run against both backends: SQLite in a temp dir,
+//! and PostgreSQL when `IMMUNIS_TEST_PG` names a server (the test script starts
+//! a throwaway cluster and sets it). Each PostgreSQL test gets a fresh database.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use immunis_model::{
+    BirthDate, Code, CompletionStatus, Cvx, InformationSource, ObservationKind, OrganizationKind,
+    Patient, PatientIdentifier, PatientObservation, PersonName, Sex, VaccinationEvent,
+};
+use immunis_store::{AuditEntry, EventStatus, JournalEntry, NewEvent, Store};
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid literal date")
+}
+
+fn sample_patient() -> Patient {
+    let mut p = Patient::new(
+        PersonName::parse("O'Brien-Smith", "Ann").expect("valid"),
+        BirthDate(date(2020, 1, 31)),
+        Sex::Female,
+    );
+    p.identifiers
+        .push(PatientIdentifier::new("MRN123", "CLINIC1", "MR"));
+    p.identifiers
+        .push(PatientIdentifier::new("BC-99", "MA", "BC"));
+    p.mother_maiden_name = Some(PersonName::parse("Jones", "Mary").expect("valid"));
+    p
+}
+
+fn sample_event(filler: &str) -> VaccinationEvent {
+    VaccinationEvent {
+        administered_date: Some(date(2020, 3, 31)),
+        cvx: Some(Cvx::parse("20").expect("valid")),
+        lot_number: Some("LOT1".into()),
+        amount: Some(0.5),
+        units: Some("mL".into()),
+        information_source: InformationSource::Administered,
+        completion: CompletionStatus::Complete,
+        filler_order_number: Some(filler.into()),
+        ..Default::default()
+    }
+}
+
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = immunis_store::open(dir.path(), None).expect("open sqlite");
+    Backend {
+        store,
+        _dir: Some(dir),
+    }
+}
+
+fn postgres(test: &str) -> Option<Backend> {
+    let Ok(base) = std::env::var("IMMUNIS_TEST_PG") else {
+        eprintln!("!!!! SKIPPED (PostgreSQL): IMMUNIS_TEST_PG is not set; run the suite through scripts/test.sh to include PostgreSQL !!!!");
+        return None;
+    };
+    let db = format!("immunis_{}_{}", test, std::process::id());
+    let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
+        .expect("connect to the test PostgreSQL server");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .expect("drop old test database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .expect("create test database");
+    let store = immunis_store::open(
+        std::path::Path::new("."),
+        Some(&format!("{base} dbname={db}")),
+    )
+    .expect("open postgres store");
+    Some(Backend { store, _dir: None })
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[test] fn $name() { super::$name(&super::sqlite()); })*
+        }
+        mod postgres_backend {
+            $(#[test] fn $name() {
+                if let Some(b) = super::postgres(stringify!($name)) { super::$name(&b); }
+            })*
+        }
+    };
+}
+
+both_backends!(
+    journal_keeps_raw_bytes_and_response,
+    patient_roundtrip_and_versions,
+    identifier_and_name_lookup,
+    events_update_and_delete_keep_history,
+    observations_roundtrip,
+    facilities_and_credentials,
+    audit_chain_appends_and_verifies,
+    failed_write_rolls_back,
+    reopen_is_idempotent,
+);
+
+fn journal_keeps_raw_bytes_and_response(b: &Backend) {
+    let raw = b"MSH|^~\\&|A\x00\xff\r".to_vec();
+    let mut id = 0;
+    b.store
+        .write(&mut |tx| {
+            id = tx.journal_insert(&JournalEntry {
+                transport: "mllp".into(),
+                facility_code: Some("F1".into()),
+                remote_addr: Some("127.0.0.1:5000".into()),
+                message_control_id: Some("X1".into()),
+                message_type: Some("VXU^V04".into()),
+                raw: raw.clone(),
+            })?;
+            tx.journal_respond(id, b"MSH|ACK", "AA", None)
+        })
+        .expect("write");
+    b.store
+        .read(&mut |tx| {
+            let j = tx.journal_get(id)?.expect("journal row");
+            assert_eq!(
+                j.raw, raw,
+                "raw bytes stored verbatim, NUL and 0xFF included"
+            );
+            assert_eq!(j.response.as_deref(), Some(&b"MSH|ACK"[..]));
+            assert_eq!(j.outcome.as_deref(), Some("AA"));
+            assert_eq!(tx.journal_outcomes()?, vec![(Some("AA".to_string()), 1)]);
+            Ok(())
+        })
+        .expect("read");
+}
+
+fn patient_roundtrip_and_versions(b: &Backend) {
+    let p = sample_patient();
+    let mut id = None;
+    b.store
+        .write(&mut |tx| {
+            id = Some(tx.insert_patient(&p, None)?);
+            Ok(())
+        })
+        .expect("insert");
+    let id = id.expect("id");
+    let mut p2 = p.clone();
+    p2.names[0].given = "Annie".into();
+    b.store
+        .write(&mut |tx| tx.update_patient(id, &p2, None).map(|v| assert_eq!(v, 2)))
+        .expect("update");
+    b.store
+        .read(&mut |tx| {
+            let s = tx.load_patient(id)?.expect("patient");
+            assert_eq!(s.version, 2);
+            assert_eq!(s.patient, p2);
+            let versions = tx.patient_versions(id)?;
+            assert_eq!(versions.len(), 2);
+            assert_eq!(versions[0].2, p, "first version kept verbatim");
+            assert_eq!(tx.count_patients()?, 1);
+            Ok(())
+        })
+        .expect("read");
+}
+
+fn identifier_and_name_lookup(b: &Backend) {
+    let p = sample_patient();
+    let mut id = None;
+    b.store
+        .write(&mut |tx| {
+            id = Some(tx.insert_patient(&p, None)?);
+            Ok(())
+        })
+        .expect("insert");
+    let id = id.expect("id");
+    b.store
+        .read(&mut |tx| {
+            let hits = tx.find_by_identifier(&PatientIdentifier::new("MRN123", "CLINIC1", "MR"))?;
+            assert_eq!(hits, vec![id]);
+            let other_authority =
+                tx.find_by_identifier(&PatientIdentifier::new("MRN123", "CLINIC2", "MR"))?;
+            assert!(
+                other_authority.is_empty(),
+                "an MRN is only unique per assigning authority"
+            );
+            let untyped =
+                tx.find_by_identifier(&PatientIdentifier::new("MRN123", "CLINIC1", ""))?;
+            assert_eq!(untyped, vec![id]);
+            assert_eq!(
+                tx.find_by_family_and_birth("OBRIENSMITH", date(2020, 1, 31))?,
+                vec![id]
+            );
+            assert!(tx
+                .find_by_family_and_birth("OBRIENSMITH", date(2020, 1, 30))?
+                .is_empty());
+            assert_eq!(
+                tx.find_by_birth_and_given(date(2020, 1, 31), "ANN")?,
+                vec![id]
+            );
+            Ok(())
+        })
+        .expect("read");
+}
+
+fn events_update_and_delete_keep_history(b: &Backend) {
+    let p = sample_patient();
+    let ev = sample_event("ORD-1");
+    b.store
+        .write(&mut |tx| {
+            let pid = tx.insert_patient(&p, None)?;
+            let first = tx.insert_event(&NewEvent {
+                patient_id: pid,
+                facility_code: "F1",
+                event: &ev,
+                supersedes: None,
+                journal_id: None,
+            })?;
+            let found = tx
+                .find_event_by_source("F1", "ORD-1")?
+                .expect("found by source");
+            assert_eq!(found.id, first);
+            assert_eq!(found.event, ev);
+            let mut updated = ev.clone();
+            updated.lot_number = Some("LOT2".into());
+            tx.set_event_status(first, EventStatus::Superseded)?;
+            let second = tx.insert_event(&NewEvent {
+                patient_id: pid,
+                facility_code: "F1",
+                event: &updated,
+                supersedes: Some(first),
+                journal_id: None,
+            })?;
+            tx.set_event_status(second, EventStatus::Deleted)?;
+            assert!(
+                tx.find_event_by_source("F1", "ORD-1")?.is_none(),
+                "deleted dose is not active"
+            );
+            let all = tx.load_events(pid)?;
+            assert_eq!(all.len(), 2, "nothing is physically deleted");
+            assert_eq!(all[0].status, EventStatus::Superseded);
+            assert_eq!(all[1].status, EventStatus::Deleted);
+            assert_eq!(all[1].supersedes, Some(first));
+            assert_eq!(all[1].event.lot_number.as_deref(), Some("LOT2"));
+            Ok(())
+        })
+        .expect("write");
+}
+
+fn observations_roundtrip(b: &Backend) {
+    b.store
+        .write(&mut |tx| {
+            let pid = tx.insert_patient(&sample_patient(), None)?;
+            let o = PatientObservation {
+                kind: ObservationKind::EvidenceOfImmunity,
+                value: Code {
+                    code: "38907003".into(),
+                    text: None,
+                    system: Some("SCT".into()),
+                },
+                date: Some(date(2021, 1, 1)),
+            };
+            tx.insert_observation(pid, "F1", &o, None)?;
+            let got = tx.load_observations(pid)?;
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].observation, o);
+            assert_eq!(got[0].facility_code, "F1");
+            Ok(())
+        })
+        .expect("write");
+}
+
+fn facilities_and_credentials(b: &Backend) {
+    b.store
+        .write(&mut |tx| {
+            let org = tx.insert_organization("Dabig Clinic System", OrganizationKind::Provider)?;
+            let fid = tx.insert_facility(org, "DCS", "Dabig Clinic")?;
+            tx.insert_credential(fid, "dcs-ehr", "hash")?;
+            assert!(
+                tx.insert_credential(fid, "dcs-ehr", "other").is_err(),
+                "usernames are unique"
+            );
+            let c = tx.find_credential("dcs-ehr")?.expect("credential");
+            assert_eq!(c.facility.code, "DCS");
+            assert_eq!(c.facility.organization_id, org);
+            assert!(!c.disabled);
+            assert!(tx.find_credential("nobody")?.is_none());
+            assert_eq!(tx.find_facility("DCS")?.map(|f| f.id), Some(fid));
+            assert_eq!(tx.list_facilities()?.len(), 1);
+            Ok(())
+        })
+        .expect("write");
+}
+
+fn audit_chain_appends_and_verifies(b: &Backend) {
+    b.store
+        .write(&mut |tx| {
+            for i in 0..5 {
+                tx.append_audit(&AuditEntry {
+                    actor: format!("user{i}"),
+                    role: "provider".into(),
+                    purpose: "treatment".into(),
+                    action: "read".into(),
+                    outcome: "allow".into(),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })
+        .expect("write");
+    b.store
+        .read(&mut |tx| {
+            let recs = tx.audit_records(0, 100)?;
+            assert_eq!(recs.len(), 5);
+            assert!(immunis_store::verify_chain(&recs, immunis_store::genesis(), 0).is_ok());
+            let mut tampered = recs.clone();
+            tampered[2].entry.actor = "mallory".into();
+            assert_eq!(
+                immunis_store::verify_chain(&tampered, immunis_store::genesis(), 0)
+                    .map_err(|e| e.0),
+                Err(3)
+            );
+            let mut dropped = recs.clone();
+            dropped.remove(1);
+            assert!(immunis_store::verify_chain(&dropped, immunis_store::genesis(), 0).is_err());
+            Ok(())
+        })
+        .expect("read");
+}
+
+fn failed_write_rolls_back(b: &Backend) {
+    let r = b.store.write(&mut |tx| {
+        tx.insert_patient(&sample_patient(), None)?;
+        Err(immunis_store::StoreError::Conflict("abort".into()))
+    });
+    assert!(r.is_err());
+    b.store
+        .read(&mut |tx| {
+            assert_eq!(
+                tx.count_patients()?,
+                0,
+                "an aborted transaction leaves nothing"
+            );
+            Ok(())
+        })
+        .expect("read");
+}
+
+fn reopen_is_idempotent(b: &Backend) {
+    // Opening an already-migrated store again must not re-run migrations.
+    b.store
+        .write(&mut |tx| tx.insert_patient(&sample_patient(), None).map(|_| ()))
+        .expect("write");
+    b.store
+        .read(&mut |tx| {
+            assert_eq!(tx.count_patients()?, 1);
+            Ok(())
+        })
+        .expect("read");
+}
+
+#[test]
+fn sqlite_reopen_keeps_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let s = immunis_store::open(dir.path(), None).expect("open");
+        s.write(&mut |tx| tx.insert_patient(&sample_patient(), None).map(|_| ()))
+            .expect("write");
+    }
+    let s = immunis_store::open(dir.path(), None).expect("reopen");
+    s.read(&mut |tx| {
+        assert_eq!(tx.count_patients()?, 1);
+        Ok(())
+    })
+    .expect("read");
+}

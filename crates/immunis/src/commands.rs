@@ -1,0 +1,384 @@
+//! The CLI commands: thin wrappers over the registry and server crates.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use immunis_model::OrganizationKind;
+use immunis_registry::hl7::{process_message, Inbound, Submitter};
+use immunis_registry::{console_admin, AuditVerification, Registry};
+
+use crate::StoreArgs;
+
+fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
+    let s =
+        immunis_store::open(&store.data_dir, store.database_url.as_deref()).with_context(|| {
+            match &store.database_url {
+                Some(_) => "cannot open the PostgreSQL database".to_string(),
+                None => format!(
+                    "cannot open the registry under {}",
+                    store.data_dir.display()
+                ),
+            }
+        })?;
+    Ok(Registry::new(s)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn serve(
+    store: StoreArgs,
+    http: SocketAddr,
+    mllp: SocketAddr,
+    allow_plaintext: bool,
+    demo: bool,
+) -> Result<ExitCode> {
+    let registry = open_registry(&store)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        if demo {
+            crate::commands::demo::prepare(&registry).await?;
+        }
+        let server = immunis_server::start(
+            registry.clone(),
+            immunis_server::ServerOptions {
+                http,
+                mllp,
+                allow_plaintext_mllp: allow_plaintext,
+            },
+        )
+        .await?;
+        eprintln!(
+            "immunis: serving ({} backend) — HTTP on http://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7), MLLP on {}",
+            registry.backend(),
+            server.http_addr,
+            server.mllp_addr
+        );
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        eprintln!("immunis: shutting down");
+        server.shutdown();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The MSA-1 code of a reply, for the import summary.
+fn msa_code(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply);
+    text.split(['\r', '\n'])
+        .find(|s| s.starts_with("MSA|"))
+        .and_then(|s| s.split('|').nth(1))
+        .unwrap_or("??")
+        .to_string()
+}
+
+/// Processes messages with many in flight (so the group commit batches them),
+/// handing replies to `on_reply` in input order.
+pub async fn process_all(
+    registry: &Arc<Registry>,
+    messages: Vec<String>,
+    transport: &'static str,
+    mut on_reply: impl FnMut(Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let who = Submitter::Authenticated(console_admin());
+    let mut it = messages.into_iter().peekable();
+    while it.peek().is_some() {
+        let mut handles = Vec::with_capacity(256);
+        for m in it.by_ref().take(256) {
+            let reg = registry.clone();
+            let who = who.clone();
+            handles.push(tokio::spawn(async move {
+                let inbound = Inbound {
+                    transport,
+                    remote_addr: None,
+                };
+                process_message(&reg, &who, m.as_bytes(), &inbound).await
+            }));
+        }
+        for h in handles {
+            on_reply(h.await.context("processing task failed")?)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> Result<ExitCode> {
+    let registry = open_registry(&store)?;
+    let mut messages: Vec<String> = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let batch = immunis_hl7::split_messages(&text);
+        if batch.messages.is_empty() {
+            eprintln!(
+                "immunis: warning: {} holds no HL7 message (no MSH segment)",
+                f.display()
+            );
+        }
+        messages.extend(batch.messages.iter().map(|m| m.to_string()));
+    }
+    let mut ack_out = match &acks {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let bar = indicatif::ProgressBar::new(messages.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} messages {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let rt = runtime()?;
+    let (mut aa, mut ae, mut ar) = (0u64, 0u64, 0u64);
+    rt.block_on(process_all(&registry, messages, "import", |reply| {
+        match msa_code(&reply).as_str() {
+            "AA" => aa += 1,
+            "AE" => ae += 1,
+            _ => ar += 1,
+        }
+        if let Some(out) = ack_out.as_mut() {
+            out.write_all(&reply)?;
+            out.write_all(b"\n")?;
+        }
+        bar.inc(1);
+        Ok(())
+    }))?;
+    bar.finish_and_clear();
+    if let Some(mut out) = ack_out {
+        out.flush()?;
+    }
+    println!(
+        "imported {} messages: {aa} accepted, {ae} accepted with errors, {ar} rejected",
+        aa + ae + ar
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn forecast(supporting_data: Option<PathBuf>) -> Result<ExitCode> {
+    let engine = match supporting_data {
+        None => immunis_cdsi::Engine::default_data().context("embedded supporting data")?,
+        Some(dir) => {
+            let mut schedule = None;
+            let mut antigens = Vec::new();
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+            {
+                let path = entry?.path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if !name.ends_with(".xml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                if name.starts_with("ScheduleSupportingData") {
+                    schedule = Some(text);
+                } else if name.starts_with("AntigenSupportingData") {
+                    antigens.push(text);
+                }
+            }
+            let Some(schedule) = schedule else {
+                bail!("{} has no ScheduleSupportingData*.xml", dir.display());
+            };
+            let data = immunis_cdsi::SupportingData::from_xml_strings(&schedule, &antigens)
+                .context("supporting data")?;
+            immunis_cdsi::Engine::new(data)
+        }
+    };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stats = immunis_cdsi::ndjson::run(
+        &engine,
+        stdin.lock(),
+        std::io::BufWriter::new(stdout.lock()),
+    )?;
+    let _ = stats;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn facility_add(
+    store: StoreArgs,
+    organization: &str,
+    code: &str,
+    name: &str,
+) -> Result<ExitCode> {
+    let reg = open_registry(&store)?;
+    let id = reg.register_facility(
+        &console_admin(),
+        organization,
+        OrganizationKind::Provider,
+        code,
+        name,
+    )?;
+    println!("facility {code} registered (id {id})");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn credential_add(
+    store: StoreArgs,
+    facility: &str,
+    username: &str,
+    password_env: Option<&str>,
+) -> Result<ExitCode> {
+    let reg = open_registry(&store)?;
+    let (password, generated) = match password_env {
+        Some(var) => (
+            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?,
+            false,
+        ),
+        None => (immunis_registry::auth::generate_secret(), true),
+    };
+    reg.add_submitter_credential(&console_admin(), facility, username, &password)?;
+    if generated {
+        println!("credential {username} for facility {facility} created; password (shown once): {password}");
+    } else {
+        println!("credential {username} for facility {facility} created");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn facility_list(store: StoreArgs) -> Result<ExitCode> {
+    let reg = open_registry(&store)?;
+    for (f, o) in reg.list_facilities(&console_admin())? {
+        println!("{}\t{}\t{}", f.code, f.name, o.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_verify(store: StoreArgs) -> Result<ExitCode> {
+    let reg = open_registry(&store)?;
+    match reg.verify_audit(&console_admin())? {
+        AuditVerification::Intact { records, head } => {
+            println!("audit trail intact: {records} records, head {head}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditVerification::Broken { seq, reason } => {
+            println!("audit trail BROKEN at record {seq}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+pub mod demo {
+    //! `serve --demo`: a demo facility with credentials on an empty registry.
+
+    use anyhow::Result;
+    use immunis_model::OrganizationKind;
+    use immunis_registry::{console_admin, Registry};
+
+    pub const DEMO_FACILITY: &str = "DEMOCLINIC";
+    pub const DEMO_USER: &str = "demo-ehr";
+    pub const DEMO_PASSWORD: &str = "demo-password-not-secret";
+    /// Synthetic people loaded into a fresh demo registry.
+    pub const DEMO_PEOPLE: u64 = 500;
+
+    /// Registers the synthetic facilities and ingests a synthetic population.
+    async fn populate(reg: &std::sync::Arc<Registry>, people: u64) -> Result<()> {
+        let admin = console_admin();
+        let today = chrono::Local::now().date_naive();
+        let generator =
+            immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 7, today))?;
+        for f in generator.facilities() {
+            reg.register_facility(
+                &admin,
+                &f.name,
+                OrganizationKind::Provider,
+                &f.code,
+                &f.name,
+            )?;
+        }
+        let messages: Vec<String> = generator
+            .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
+            .collect();
+        let count = messages.len();
+        crate::commands::process_all(reg, messages, "demo", |_| Ok(())).await?;
+        let messages = count;
+        eprintln!("immunis demo: loaded {people} synthetic people ({messages} messages)");
+        Ok(())
+    }
+
+    pub async fn prepare(reg: &std::sync::Arc<Registry>) -> Result<()> {
+        let admin = console_admin();
+        let fresh = !reg
+            .list_facilities(&admin)?
+            .iter()
+            .any(|(f, _)| f.code == DEMO_FACILITY);
+        if fresh {
+            reg.register_facility(
+                &admin,
+                "Demo Pediatrics",
+                OrganizationKind::Provider,
+                DEMO_FACILITY,
+                "Demo Pediatrics Clinic",
+            )?;
+            reg.add_submitter_credential(&admin, DEMO_FACILITY, DEMO_USER, DEMO_PASSWORD)?;
+            populate(reg, DEMO_PEOPLE).await?;
+        }
+        eprintln!(
+            "immunis demo: facility {DEMO_FACILITY}, username {DEMO_USER}, password {DEMO_PASSWORD}\n\
+             try: curl -u {DEMO_USER}:{DEMO_PASSWORD} --data-binary @message.hl7 http://127.0.0.1:8080/hl7\n\
+             (MSH-4 of your message must be {DEMO_FACILITY}; plaintext MLLP on loopback identifies the facility by MSH-4)"
+        );
+        Ok(())
+    }
+}
+
+fn output(path: &std::path::Path) -> Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(std::io::BufWriter::new(std::io::stdout())))
+    } else {
+        Ok(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )))
+    }
+}
+
+pub fn synth(
+    people: u64,
+    seed: u64,
+    facilities: Option<u32>,
+    today: Option<chrono::NaiveDate>,
+    out: PathBuf,
+    truth: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let mut cfg = immunis_synth::SynthConfig::new(people, seed, today);
+    if let Some(f) = facilities {
+        cfg.facilities = f;
+    }
+    let hl7_out = output(&out)?;
+    let truth_out: Box<dyn Write> = match &truth {
+        Some(p) => output(p)?,
+        None => Box::new(std::io::sink()),
+    };
+    let stats = immunis_synth::write_population(&cfg, hl7_out, truth_out)
+        .context("generating the population")?;
+    eprintln!(
+        "synthetic population: {} people, {} messages, {} administered doses",
+        stats.people, stats.messages, stats.administered_doses
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn match_pairs(file: PathBuf) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    immunis_matching::aira::run_match_pairs(&text, stdout.lock(), stderr.lock())
+        .with_context(|| format!("{}", file.display()))?;
+    Ok(ExitCode::SUCCESS)
+}

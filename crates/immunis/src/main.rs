@@ -1,0 +1,200 @@
+//! `immunis`: the command-line program. Loads configuration from arguments,
+//! sets up logging, and runs one command; everything else lives in the crates.
+#![forbid(unsafe_code)]
+
+mod commands;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "immunis",
+    version,
+    about = "Immunis immunization information system"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the registry's data lives: SQLite under a directory (default) or PostgreSQL.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(
+        long,
+        default_value = "./immunis-data",
+        conflicts_with = "database_url"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL connection URL (postgres://user:pass@host/db); overrides --data-dir.
+    #[arg(long, env = "IMMUNIS_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry: MLLP and HTTP (SOAP, POST /hl7).
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:2575")]
+        mllp: SocketAddr,
+        /// Accept plaintext MLLP on a non-loopback address (facility from MSH-4).
+        #[arg(long)]
+        mllp_allow_plaintext: bool,
+        /// Fill an empty registry with a demo facility and synthetic people.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load HL7 files (single messages, many messages, FHS/BHS batches).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Write one ACK per message to this file.
+        #[arg(long)]
+        acks: Option<PathBuf>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// CDSi evaluation and forecast: NDJSON patients on stdin, NDJSON results on stdout.
+    Forecast {
+        /// A CDC supporting-data directory (default: the embedded 4.64 release).
+        #[arg(long)]
+        supporting_data: Option<PathBuf>,
+    },
+    /// Write a synthetic population as VXU messages (synthetic people only).
+    Synth {
+        /// How many people.
+        #[arg(long)]
+        people: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of provider facilities sending messages.
+        #[arg(long)]
+        facilities: Option<u32>,
+        /// "Today" for the generated histories (default: the current date).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// HL7 output file (`-` for stdout).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+        /// Ground-truth CSV (message id → person key) for matching evaluation.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+    },
+    /// Classify AIRA patient-matching test pairs: `TEST_ID<TAB>outcome` per test, confusion matrix on stderr.
+    MatchPairs { file: PathBuf },
+    /// Manage submitting facilities.
+    Facility {
+        #[command(subcommand)]
+        action: FacilityCommand,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FacilityCommand {
+    /// Register a facility (its MSH-4 code) under an organization.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Give a facility a submitter credential (SOAP / HTTP basic).
+    Credential {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from this environment variable instead of generating one.
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+    /// List registered facilities.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-walk the hash chain; exits non-zero at the first broken record.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IMMUNIS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            store,
+            http,
+            mllp,
+            mllp_allow_plaintext,
+            demo,
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo),
+        Command::Import { store, acks, files } => commands::import(store, acks, files),
+        Command::Forecast { supporting_data } => commands::forecast(supporting_data),
+        Command::Synth {
+            people,
+            seed,
+            facilities,
+            today,
+            out,
+            truth,
+        } => commands::synth(people, seed, facilities, today, out, truth),
+        Command::MatchPairs { file } => commands::match_pairs(file),
+        Command::Facility { action } => match action {
+            FacilityCommand::Add {
+                store,
+                organization,
+                code,
+                name,
+            } => commands::facility_add(store, &organization, &code, &name),
+            FacilityCommand::Credential {
+                store,
+                facility,
+                username,
+                password_env,
+            } => commands::credential_add(store, &facility, &username, password_env.as_deref()),
+            FacilityCommand::List { store } => commands::facility_list(store),
+        },
+        Command::Audit { action } => match action {
+            AuditCommand::Verify { store } => commands::audit_verify(store),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("immunis: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine too:
+#   1. starts a throwaway PostgreSQL cluster (scripts/pg.sh) so the storage
+#      suite runs against both backends;
+#   2. builds everything once in release and runs every Rust test
+#      (unit, integration, CDC CDSi conformance, both storage backends);
+#   3. runs the end-to-end tests: the real server driven by real clients
+#      from other projects (python-hl7's mllp_send, hl7apy, curl/urllib SOAP),
+#      plus the kill -9 crash test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export IMMUNIS_SHARED="${IMMUNIS_SHARED:-$ROOT/../shared}"
+export CARGO_TERM_COLOR=never
+
+source scripts/pg.sh
+trap pg_stop EXIT
+pg_start
+
+echo "== Build (release; shared by every stage) =="
+cargo build --release --workspace --bins
+
+echo "== Rust tests =="
+cargo test --release --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/immunis-cargo-test.log"
+status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then
+    echo "Rust tests failed" >&2
+    exit "$status"
+fi
+
+echo "== End-to-end tests (real server, real clients) =="
+scripts/e2e-setup.sh
+IMMUNIS_BIN="$ROOT/target/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"
