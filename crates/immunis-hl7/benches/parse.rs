@@ -89,8 +89,13 @@ fn bench(c: &mut Criterion) {
     // Whole VXU pipeline: parse + IG interpretation + ACK, on the corpus VXUs.
     let vxus: Vec<&String> = msgs
         .iter()
-        .filter(|m| m.get(..40).is_some_and(|h| h.contains("VXU^V04")))
+        .filter(|m| Message::parse(m).is_ok_and(|p| p.get("MSH", 9).comp(1).raw() == "VXU"))
         .collect();
+    eprintln!(
+        "{} messages ({bytes} bytes), {} VXU",
+        msgs.len(),
+        vxus.len()
+    );
     let vbytes: usize = vxus.iter().map(|m| m.len()).sum();
     let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
     let codes = immunis_model::CodeTables::embedded();

@@ -7,14 +7,25 @@ use immunis_model::{Address, Code, NameType, PatientIdentifier, PersonName, Phon
 
 use crate::parse::{Comp, Field, Rep};
 
+/// The HL7 explicit null `""` ("delete the value") reads as empty: a VXU
+/// reports what is known, it does not edit fields.
+fn unnull(s: &str) -> String {
+    let t = s.trim();
+    if t == "\"\"" {
+        String::new()
+    } else {
+        t.to_string()
+    }
+}
+
 /// Decoded, trimmed text of a component.
 pub(crate) fn text(c: Comp<'_>) -> String {
-    c.text().trim().to_string()
+    unnull(&c.text())
 }
 
 /// Decoded, trimmed first subcomponent of a component.
 pub(crate) fn sub1(c: Comp<'_>) -> String {
-    c.sub_text(1).trim().to_string()
+    unnull(&c.sub_text(1))
 }
 
 /// `Some` if not empty.
@@ -151,7 +162,7 @@ pub(crate) enum DateValue {
 
 /// Parse the first component of a DT/TS field.
 pub(crate) fn date(f: Field<'_>) -> DateValue {
-    let raw = f.comp(1).text().trim().to_string();
+    let raw = text(f.comp(1));
     if raw.is_empty() {
         return DateValue::Missing;
     }

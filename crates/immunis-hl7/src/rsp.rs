@@ -2,7 +2,7 @@
 //! history), Z33 (no match / too many / error) and Z42 (evaluated history
 //! and forecast).
 //!
-//! IG (NOTES §4.5): `MSH`, `MSA`, `ERR*`, `QAK` (QAK-1 = query tag, QAK-2
+//! IG (NOTES §4.5): `MSH`, `MSA`, `[ERR]`, `QAK` (QAK-1 = query tag, QAK-2
 //! OK/NF/TM/AE/AR, QAK-3 = QPD-1), `QPD` echoed as received, then the
 //! patient groups. Z42 puts evaluation OBX after each RXA and the forecast
 //! under `ORC|RE||9999` + `RXA|0|1|d|d|998^no vaccine administered^CVX|999|…|NA`,
@@ -20,7 +20,7 @@ use immunis_model::{
 
 use crate::ack::{err_segment, msa, reply_msh, ReplyOptions};
 use crate::issue::{AckCode, Issue};
-use crate::qbp::QueryEcho;
+use crate::qbp::{QueryEcho, QueryProfile};
 use crate::write::{FieldValue, MessageBuilder, SegmentBuilder};
 
 /// One dose of a patient's history and who reported it.
@@ -691,7 +691,13 @@ fn head(
         opts,
     ));
     m.push(msa(ack, &echo.header));
-    for i in issues {
+    // HL7 2.5.1 RSP_K11 allows a single ERR (`[ERR]`): report the most
+    // severe issue (the first of them). MSA-1/QAK-2 still reflect them all.
+    let worst = issues.iter().fold(None::<&Issue>, |best, i| match best {
+        Some(b) if b.severity >= i.severity => Some(b),
+        _ => Some(i),
+    });
+    if let Some(i) = worst {
         m.push(err_segment(i));
     }
     m.push(
@@ -700,9 +706,19 @@ fn head(
             .with(2, qak)
             .with(3, echo.query_name.clone()),
     );
-    if let Some(q) = &echo.qpd {
-        m.push(q.clone());
-    }
+    // QPD is required in RSP_K11: echo it, or write what is known.
+    m.push(echo.qpd.clone().unwrap_or_else(|| {
+        let name = if !echo.query_name.is_empty() {
+            echo.query_name.clone()
+        } else if echo.profile == Some(QueryProfile::Z44) || echo.header.profile == "Z44" {
+            FieldValue::comps(["Z44", "Request Evaluated History and Forecast", "CDCPHINVS"])
+        } else {
+            FieldValue::comps(["Z34", "Request Immunization History", "CDCPHINVS"])
+        };
+        SegmentBuilder::new("QPD")
+            .with(1, name)
+            .with(2, echo.tag.as_str())
+    }));
     m
 }
 

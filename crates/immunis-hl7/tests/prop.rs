@@ -9,6 +9,14 @@ use immunis_hl7::{
 };
 use proptest::prelude::*;
 
+/// `PROPTEST_CASES` overrides the per-test default (for long runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn walk(msg: &Message<'_>) -> usize {
     let mut n = 0;
     for seg in msg.segments() {
@@ -107,7 +115,7 @@ fn mutate(mut bytes: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(4000)))]
 
     #[test]
     fn parser_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
@@ -126,7 +134,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
 
     #[test]
     fn parser_never_panics_on_mutated_corpus(
@@ -281,7 +289,7 @@ mod interpretation {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
 
         #[test]
         fn interpreters_never_panic_on_mutated_corpus(

@@ -133,6 +133,18 @@ fn missing_query_tag_gives_z33_ae_like_017() {
 }
 
 #[test]
+fn rsp_carries_one_err_the_most_severe() {
+    // 2.5.1 RSP_K11: `[ERR]` (hl7apy rejects a second ERR).
+    let o = qbp("016_");
+    assert!(o.issues.len() >= 2, "{:?}", o.issues);
+    let rsp = build_rsp_error(&o.echo, &o.issues, &opts());
+    let m = Message::parse(&rsp).unwrap();
+    assert_eq!(m.segments_named("ERR").count(), 1);
+    assert_eq!(m.get("ERR", 4).raw(), "E");
+    assert_eq!(m.get("ERR", 2).raw(), "QPD^1^2");
+}
+
+#[test]
 fn not_found_and_too_many_like_014_015() {
     let o = qbp("011_");
     for (rsp, want) in [

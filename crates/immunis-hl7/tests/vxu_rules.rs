@@ -282,6 +282,14 @@ fn ig_rules_one_by_one() {
             },
         ),
         (
+            "HL7 explicit nulls read as empty",
+            set(&set(&base, "PID", 1, 29, "\"\""), "PID", 1, 24, "\"\""),
+            |s, i| {
+                assert!(s.as_ref().unwrap().patient.death_date.is_none());
+                assert!(i.is_empty(), "{i:?}");
+            },
+        ),
+        (
             "NDC only",
             set(&base, "RXA", 1, 5, "49281-0400-10^Adacel^NDC"),
             |s, _| {
