@@ -106,8 +106,12 @@ pub struct Scratch {
     pub(crate) obs: Vec<(u16, Option<Day>)>,
     pub(crate) immune: Vec<bool>,
     pub(crate) contraindicated: Vec<bool>,
-    /// Per antigen: index of the best run (NONE16 when none).
+    /// Per antigen: index of the primary best run (NONE16 when none).
     pub(crate) best: Vec<u16>,
+    /// All best runs (one per series group, CDSi 8.8), grouped by antigen.
+    pub(crate) best_list: Vec<u16>,
+    /// Per antigen: range into `best_list`.
+    pub(crate) best_range: Vec<(u16, u16)>,
 }
 
 impl Scratch {

@@ -4,7 +4,7 @@
 
 use crate::api::*;
 use crate::date::{Day, DAY_MAX, DAY_MIN};
-use crate::engine::{out_date, Ctx, Run, Scratch, NONE16};
+use crate::engine::{out_date, Ctx, DEval, Run, Scratch, NONE16};
 use crate::model::*;
 use crate::supporting_data::SupportingData;
 
@@ -234,28 +234,38 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
     best
 }
 
-/// CDSi chapter 8: the best patient series of every antigen into `s.best`.
+/// CDSi chapter 8: the best patient series of every antigen (one per
+/// series group, table 8-14) into `s.best_list` / `s.best_range`, and the
+/// primary one (status and forecast of the antigen) into `s.best`.
 pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
     s.best.clear();
+    s.best_list.clear();
+    s.best_range.clear();
+    let mut prioritized: Vec<u16> = Vec::new();
+    let mut groups: Vec<u8> = Vec::new();
+    let mut members: Vec<u16> = Vec::new();
     for aid in 0..data.antigens.len() {
         let (lo, hi) = s.antigen_runs[aid];
+        let start = s.best_list.len() as u16;
         if lo == hi {
             s.best.push(NONE16);
+            s.best_range.push((start, start));
             continue;
         }
-        // one prioritized series per series group
-        let mut prioritized: Vec<u16> = Vec::new();
-        let mut groups: Vec<u8> = Vec::new();
+        // 8.1 – 8.7: one prioritized series per series group
+        prioritized.clear();
+        groups.clear();
         for i in lo..hi {
             let g = series_of(data, &s.runs[i as usize]).series_group;
             if !groups.contains(&g) {
                 groups.push(g);
             }
         }
-        for g in groups {
-            let members: Vec<u16> = (lo..hi)
-                .filter(|&i| series_of(data, &s.runs[i as usize]).series_group == g)
-                .collect();
+        for &g in &groups {
+            members.clear();
+            members.extend(
+                (lo..hi).filter(|&i| series_of(data, &s.runs[i as usize]).series_group == g),
+            );
             // a series group none of whose series can start at the patient's
             // age, and with no satisfied target dose, is not applicable
             let applicable = members.iter().any(|&i| {
@@ -273,44 +283,123 @@ pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch)
                 prioritized.push(p);
             }
         }
-        s.best.push(best_of_groups(data, &s.runs, &prioritized));
+        // 8.8 table 8-14: is the prioritized series a best patient series?
+        for &i in &prioritized {
+            if is_best(data, &s.runs, &prioritized, i) {
+                s.best_list.push(i);
+            }
+        }
+        let end = s.best_list.len() as u16;
+        s.best_range.push((start, end));
+        let primary = primary_of(&s.runs, &s.best_list[start as usize..end as usize]);
+        s.best.push(primary);
+        if primary != NONE16 {
+            forecast_dose_number(data, ctx, s, aid, primary);
+        }
     }
 }
 
-/// CDSi 8.8: one best patient series among the prioritized series of the
-/// series groups (equivalent series groups, series priority).
-fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u16 {
-    match prioritized.len() {
-        0 => return NONE16,
-        1 => return prioritized[0],
-        _ => {}
-    }
-    // drop groups made unnecessary by a complete equivalent group
-    let mut keep: Vec<u16> = prioritized.to_vec();
-    for &i in prioritized {
-        let r = &runs[i as usize];
-        let s = series_of(data, r);
-        if r.status == SeriesStatus::Complete {
-            if let Some(eq) = s.equivalent_group {
-                keep.retain(|&j| j == i || series_of(data, &runs[j as usize]).series_group != eq);
+/// The evaluation of antigen dose `k` reported for the antigen: valid when
+/// any best patient series counted it (several series groups may each own
+/// some doses, e.g. standard PCV doses then a risk PPSV23 dose), otherwise the
+/// evaluation in the primary best series.
+pub(crate) fn merged_eval(s: &Scratch, aid: usize, k: usize) -> Option<DEval> {
+    let (lo, hi) = *s.best_range.get(aid)?;
+    let primary = *s.best.get(aid)?;
+    for &i in &s.best_list[lo as usize..hi as usize] {
+        if let Some(e) = s.runs[i as usize].evals.get(k) {
+            if e.status == DoseStatus::Valid {
+                return Some(*e);
             }
         }
     }
-    // a group still needing a dose wins over completed ones; then priority
-    let rank = |i: u16| {
-        let r = &runs[i as usize];
-        let s = series_of(data, r);
-        let need = match r.status {
-            SeriesStatus::NotComplete => 0,
-            SeriesStatus::Complete | SeriesStatus::Immune => 1,
-            _ => 2,
-        };
-        (need, u8::from(!r.any_satisfied()), s.priority, s.preference)
+    s.runs.get(primary as usize)?.evals.get(k).copied()
+}
+
+/// CDSi 7.5 FORECASTDN-1: the forecast dose number is the number of valid
+/// doses plus one; for a seasonal target dose only doses given on or after the
+/// season start count.
+fn forecast_dose_number(
+    data: &SupportingData,
+    ctx: &Ctx<'_>,
+    s: &mut Scratch,
+    aid: usize,
+    primary: u16,
+) {
+    let r = &s.runs[primary as usize];
+    if r.forecast.is_none() {
+        return;
+    }
+    let season_start = series_of(data, r)
+        .doses
+        .get(r.t)
+        .and_then(|sd| sd.season_start)
+        .unwrap_or(DAY_MIN);
+    let mut n = 0u16;
+    for k in 0..s.adoses[aid].len() {
+        let day = ctx.doses[s.adoses[aid][k] as usize].day;
+        if day >= season_start
+            && merged_eval(s, aid, k).is_some_and(|e| e.status == DoseStatus::Valid)
+        {
+            n += 1;
+        }
+    }
+    if let Some(f) = s.runs[primary as usize].forecast.as_mut() {
+        f.dose = n + 1;
+    }
+}
+
+/// CDSi 8.8 table 8-14: a prioritized patient series is a best patient
+/// series when it is complete; otherwise when no prioritized series of one of
+/// its equivalent series groups is complete, it is not "evaluation only", and
+/// it is a risk series or no prioritized series of an equivalent series group
+/// is a risk series.
+fn is_best(data: &SupportingData, runs: &[Run], prioritized: &[u16], i: u16) -> bool {
+    let r = &runs[i as usize];
+    if r.status == SeriesStatus::Complete {
+        return true;
+    }
+    let s = series_of(data, r);
+    let in_equivalent = |j: &&u16| {
+        **j != i
+            && s.equivalent_group
+                .is_some_and(|eq| series_of(data, &runs[**j as usize]).series_group == eq)
     };
-    keep.iter()
-        .copied()
-        .min_by_key(|&i| rank(i))
-        .unwrap_or(NONE16)
+    if prioritized
+        .iter()
+        .filter(in_equivalent)
+        .any(|&j| runs[j as usize].status == SeriesStatus::Complete)
+    {
+        return false;
+    }
+    match s.series_type {
+        SeriesType::EvaluationOnly => false,
+        SeriesType::Risk => true,
+        SeriesType::Standard => !prioritized
+            .iter()
+            .filter(in_equivalent)
+            .any(|&j| series_of(data, &runs[j as usize]).series_type == SeriesType::Risk),
+    }
+}
+
+/// The best patient series which gives the antigen its status and forecast
+/// (CDSi 9.2 with several best series, one per series group): a series that
+/// still needs a dose (the one with the earliest forecast), else a complete or
+/// immune one, else the first.
+fn primary_of(runs: &[Run], best: &[u16]) -> u16 {
+    let mut pick: Option<(u8, Day, u16)> = None;
+    for &i in best {
+        let r = &runs[i as usize];
+        let key = match r.status {
+            SeriesStatus::NotComplete => (0, r.forecast.map_or(DAY_MAX, |f| f.earliest)),
+            SeriesStatus::Complete | SeriesStatus::Immune => (1, 0),
+            _ => (2, 0),
+        };
+        if pick.is_none_or(|(a, b, _)| (key.0, key.1) < (a, b)) {
+            pick = Some((key.0, key.1, i));
+        }
+    }
+    pick.map_or(NONE16, |p| p.2)
 }
 
 fn to_forecast(f: &crate::engine::SeriesForecast) -> Forecast {
@@ -374,7 +463,10 @@ pub(crate) fn vaccine_groups(
         let mut evaluations = Vec::new();
         for r in &bests {
             let aid = r.antigen as usize;
-            for (k, e) in r.evals.iter().enumerate() {
+            for k in 0..r.evals.len() {
+                let Some(e) = merged_eval(s, aid, k) else {
+                    continue;
+                };
                 let di = s.adoses[aid][k] as usize;
                 evaluations.push(DoseEvaluation {
                     dose_index: ctx.doses[di].orig as usize,
