@@ -579,10 +579,19 @@ fn multi_antigen(
         }
     }
     let _ = er;
+    // FORECASTDN-2: the lowest dose number of the antigens when the full
+    // vaccine group is administered, otherwise the highest
+    let doses = fs.iter().map(|(_, f)| f.dose);
+    let dose_number = if g.administer_full {
+        doses.min()
+    } else {
+        doses.max()
+    }
+    .unwrap_or(ef.dose);
     (
         status,
         Some(Forecast {
-            dose_number: ef.dose,
+            dose_number,
             earliest: out_date(earliest),
             recommended: out_date(recommended),
             past_due: past_due.map(out_date),
