@@ -28,6 +28,8 @@ pub(crate) struct PDose {
 pub(crate) struct DEval {
     pub status: DoseStatus,
     pub reason: Option<EvalReason>,
+    /// Every failed check.
+    pub reasons: EvalReasons,
     /// Target dose satisfied (index), `NONE8` when none.
     pub target: u8,
 }
@@ -468,6 +470,7 @@ impl SeriesRunner<'_, '_> {
                     run.evals.push(DEval {
                         status: DoseStatus::SubStandard,
                         reason: Some(EvalReason::Expired),
+                        reasons: EvalReasons::of(EvalReason::Expired),
                         target: NONE8,
                     });
                     continue;
@@ -476,6 +479,7 @@ impl SeriesRunner<'_, '_> {
                     run.evals.push(DEval {
                         status: DoseStatus::SubStandard,
                         reason: Some(EvalReason::SubPotent),
+                        reasons: EvalReasons::of(EvalReason::SubPotent),
                         target: NONE8,
                     });
                     continue;
@@ -486,6 +490,7 @@ impl SeriesRunner<'_, '_> {
             run.evals.push(DEval {
                 status: DoseStatus::Extraneous,
                 reason: None,
+                reasons: EvalReasons::EMPTY,
                 target: NONE8,
             });
             // CDSi 6.2: conditional skip, evaluation context
@@ -502,6 +507,7 @@ impl SeriesRunner<'_, '_> {
                 run.evals[k] = DEval {
                     status: DoseStatus::Extraneous,
                     reason: Some(EvalReason::SeriesAlreadyComplete),
+                    reasons: EvalReasons::of(EvalReason::SeriesAlreadyComplete),
                     target: NONE8,
                 };
                 continue;
@@ -512,58 +518,52 @@ impl SeriesRunner<'_, '_> {
                 run.evals[k] = DEval {
                     status: DoseStatus::NotValid,
                     reason: Some(EvalReason::InadvertentVaccine),
+                    reasons: EvalReasons::of(EvalReason::InadvertentVaccine),
                     target: NONE8,
                 };
                 continue;
+            }
+            // CDSi 6.4 – 6.9: every check runs; a dose failing several
+            // carries every reason (CDC cases name the one under test)
+            let mut why = EvalReasons::EMPTY;
+            let mut too_old = false;
+            // CDSi 6.4: age
+            if let Some(age) = self.select_age(sd, d.day) {
+                let abs_min = self.ctx.at_age(age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
+                if d.day < abs_min {
+                    why.insert(EvalReason::AgeTooYoung);
+                }
+                let max = self.ctx.at_age(age.max).unwrap_or(DAY_MAX);
+                if d.day >= max {
+                    why.insert(EvalReason::AgeTooOld);
+                    too_old = true;
+                }
             }
             // CDSi 6.5 preferable interval, 6.6 allowable interval
             let iv_ok = self.intervals_ok(run, &sd.intervals, k, d.day)
                 || (!sd.allowable_intervals.is_empty()
                     && self.intervals_ok(run, &sd.allowable_intervals, k, d.day));
-            // CDSi 6.4: age (an interval failure is the reported reason when
-            // both fail, as in the CDC test cases)
-            if let Some(age) = self.select_age(sd, d.day) {
-                let abs_min = self.ctx.at_age(age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
-                if d.day < abs_min && iv_ok {
-                    run.evals[k] = DEval {
-                        status: DoseStatus::NotValid,
-                        reason: Some(EvalReason::AgeTooYoung),
-                        target: NONE8,
-                    };
-                    continue;
-                }
-                let max = self.ctx.at_age(age.max).unwrap_or(DAY_MAX);
-                if d.day >= max {
-                    run.evals[k] = DEval {
-                        status: DoseStatus::Extraneous,
-                        reason: Some(EvalReason::AgeTooOld),
-                        target: NONE8,
-                    };
-                    continue;
-                }
-            }
             if !iv_ok {
-                run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::IntervalTooSoon),
-                    target: NONE8,
-                };
-                continue;
+                why.insert(EvalReason::IntervalTooSoon);
             }
             // CDSi 6.7: live virus conflict
             if self.live_conflict(run, k) {
-                run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::LiveVirusConflict),
-                    target: NONE8,
-                };
-                continue;
+                why.insert(EvalReason::LiveVirusConflict);
             }
             // CDSi 6.8 preferable vaccine, 6.9 allowable vaccine
             if !self.vaccine_ok(sd, &d) {
+                why.insert(EvalReason::NotPreferableOrAllowable);
+            }
+            if !why.is_empty() {
+                // a dose past the maximum age is extraneous (CDSi 6.4)
                 run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::NotPreferableOrAllowable),
+                    status: if too_old {
+                        DoseStatus::Extraneous
+                    } else {
+                        DoseStatus::NotValid
+                    },
+                    reason: why.first(),
+                    reasons: why,
                     target: NONE8,
                 };
                 continue;
@@ -572,6 +572,7 @@ impl SeriesRunner<'_, '_> {
             run.evals[k] = DEval {
                 status: DoseStatus::Valid,
                 reason: None,
+                reasons: EvalReasons::EMPTY,
                 target: run.t as u8,
             };
             run.targets[run.t] = TStat::Satisfied;

@@ -473,6 +473,7 @@ pub(crate) fn vaccine_groups(
                     antigen: r.antigen,
                     status: e.status,
                     reason: e.reason,
+                    reasons: e.reasons,
                 });
             }
         }
