@@ -548,10 +548,17 @@ fn multi_antigen(
     let Some(&(first_run, first)) = fs.first() else {
         return (status, None);
     };
-    // MULTIANTVG-1: latest earliest date (dose number of that antigen)
+    // MULTIANTVG-1: the latest earliest date of the antigens, unless an
+    // antigen's next target dose has only "override" priority intervals
+    // (CDSi 6.5 interval priority): then the earliest of the earliest dates
+    let overrides = fs.iter().any(|(r, _)| {
+        series_of(data, r).doses.get(r.t).is_some_and(|sd| {
+            !sd.intervals.is_empty() && sd.intervals.iter().all(|iv| iv.priority_override)
+        })
+    });
     let (mut er, mut ef) = (first_run, first);
     for &(r, f) in &fs[1..] {
-        if f.earliest > ef.earliest {
+        if (f.earliest > ef.earliest) != overrides && f.earliest != ef.earliest {
             er = r;
             ef = f;
         }
