@@ -261,14 +261,24 @@ impl SeriesRunner<'_, '_> {
                 let k = *run.sat_by.get(*n as usize)?;
                 (k != NONE16 && (k as usize) < before).then(|| self.dose(k as usize).day)
             }
-            IntervalFrom::MostRecent(list) => (0..before).rev().find_map(|j| {
-                let e = &run.evals[j];
-                let d = self.dose(j);
-                (list.contains(&d.cvx)
-                    && matches!(e.status, DoseStatus::Valid | DoseStatus::NotValid)
-                    && e.reason != Some(EvalReason::InadvertentVaccine))
-                .then_some(d.day)
-            }),
+            // CALCDTINT-3: the most recent dose of one of the listed vaccine
+            // types, whatever antigens it carries (e.g. a Td dose for the
+            // Pertussis adolescent dose), before the dose being evaluated
+            IntervalFrom::MostRecent(list) => {
+                let limit = if before < self.adoses.len() {
+                    self.dose(before).day
+                } else {
+                    crate::date::DAY_MAX
+                };
+                self.ctx
+                    .doses
+                    .iter()
+                    .rev()
+                    .find(|d| {
+                        d.day < limit && d.cond == DoseCondition::Normal && list.contains(&d.cvx)
+                    })
+                    .map(|d| d.day)
+            }
             IntervalFrom::Observation(code) => {
                 self.ctx.obs.iter().find(|o| o.0 == *code).and_then(|o| o.1)
             }
