@@ -488,7 +488,7 @@ pub(crate) fn vaccine_groups(
             });
             (r.status, f)
         } else {
-            multi_antigen(data, ctx, g, &bests)
+            multi_antigen(data, ctx, s, g, &bests)
         };
         out.vaccine_groups.push(VaccineGroupResult {
             group: gid as VaccineGroupId,
@@ -503,6 +503,7 @@ pub(crate) fn vaccine_groups(
 fn multi_antigen(
     data: &SupportingData,
     ctx: &Ctx<'_>,
+    s: &Scratch,
     g: &VaccineGroup,
     bests: &[&Run],
 ) -> (SeriesStatus, Option<Forecast>) {
@@ -563,7 +564,19 @@ fn multi_antigen(
             ef = f;
         }
     }
-    let earliest = ef.earliest;
+    let mut earliest = ef.earliest;
+    if overrides {
+        // ... but not before the last dose administered in the group
+        let last = g
+            .antigens
+            .iter()
+            .filter_map(|&a| s.adoses.get(a as usize)?.last())
+            .map(|&i| ctx.doses[i as usize].day)
+            .max();
+        if let Some(l) = last {
+            earliest = earliest.max(l);
+        }
+    }
     // MULTIANTVG-2/3: earliest recommended / past due, not before earliest
     let recommended = fs
         .iter()
