@@ -599,6 +599,35 @@ impl SeriesRunner<'_, '_> {
 
     /// CDSi chapter 7: forecast for this patient series.
     pub fn forecast(&self, run: &mut Run, immune: bool, contraindicated: bool) {
+        self.forecast_next(run, immune, contraindicated);
+        // CDSi 7.6 validate recommendation: a target dose which would be
+        // skipped on its own earliest date (e.g. a child's DTaP dose whose
+        // earliest date falls after the 7th birthday) is skipped, and the
+        // next target dose is forecast instead
+        let n = self.series.doses.len();
+        let all = self.adoses.len();
+        while let Some(f) = run.forecast {
+            let sd = &self.series.doses[run.t];
+            if sd.skips.is_empty() || !self.skip(run, sd, Cx::Forecast, f.earliest, all) {
+                break;
+            }
+            run.targets[run.t] = TStat::Skipped;
+            run.t += 1;
+            if run.t >= n {
+                run.forecast = None;
+                run.status = if run.any_satisfied() {
+                    SeriesStatus::Complete
+                } else {
+                    SeriesStatus::NotRecommended
+                };
+                break;
+            }
+            self.forecast_next(run, immune, contraindicated);
+        }
+    }
+
+    /// CDSi 7.1 – 7.5 for the next target dose.
+    fn forecast_next(&self, run: &mut Run, immune: bool, contraindicated: bool) {
         let ctx = self.ctx;
         let n = self.series.doses.len();
         let all = self.adoses.len();
