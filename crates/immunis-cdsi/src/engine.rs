@@ -114,6 +114,68 @@ pub struct Scratch {
     pub(crate) best_list: Vec<u16>,
     /// Per antigen: range into `best_list`.
     pub(crate) best_range: Vec<(u16, u16)>,
+    /// Birth date + N months, memoized per patient (CALCDT for ages).
+    pub(crate) months: MonthCache,
+}
+
+/// Memo of CALCDT "birth date + N months" for one patient: ages in the
+/// supporting data are whole months plus days (CALCDT-1..5: months first,
+/// then days), so the month part is computed once per patient and distinct
+/// month count. A generation counter invalidates it between patients without
+/// clearing.
+#[derive(Debug, Default)]
+pub(crate) struct MonthCache {
+    generation: u32,
+    dob: Day,
+    dob_ymd: (i32, u32, u32),
+    /// (generation << 32) | date as u32.
+    slots: Vec<std::cell::Cell<u64>>,
+}
+
+/// Months memoized (125 years); larger or negative periods are computed.
+const MONTH_SLOTS: usize = 1500;
+
+impl MonthCache {
+    /// Starts a new patient.
+    pub(crate) fn begin(&mut self, dob: Day) {
+        if self.slots.len() < MONTH_SLOTS {
+            self.slots.resize_with(MONTH_SLOTS, Default::default);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            for c in &self.slots {
+                c.set(0);
+            }
+            self.generation = 1;
+        }
+        self.dob = dob;
+        self.dob_ymd = crate::date::civil_from_days(dob);
+    }
+
+    /// CALCDT: birth date plus a period.
+    #[inline]
+    pub(crate) fn age(&self, p: crate::date::Dur) -> Day {
+        if p.months == 0 {
+            return self.dob + p.days;
+        }
+        let Some(c) = usize::try_from(p.months)
+            .ok()
+            .and_then(|m| self.slots.get(m))
+        else {
+            return p.add_to_ymd(self.dob, self.dob_ymd);
+        };
+        let v = c.get();
+        if (v >> 32) as u32 == self.generation {
+            return (v as u32) as i32 + p.days;
+        }
+        let base = crate::date::Dur {
+            months: p.months,
+            days: 0,
+        }
+        .add_to_ymd(self.dob, self.dob_ymd);
+        c.set((u64::from(self.generation) << 32) | u64::from(base as u32));
+        base + p.days
+    }
 }
 
 impl Scratch {
@@ -127,12 +189,12 @@ impl Scratch {
 pub(crate) struct Ctx<'a> {
     pub data: &'a SupportingData,
     pub dob: Day,
-    /// Birth date split into (year, month, day), for fast age dates.
-    pub dob_ymd: (i32, u32, u32),
     pub assess: Day,
     pub sex: Sex,
     pub doses: &'a [PDose],
     pub obs: &'a [(u16, Option<Day>)],
+    /// Memoized birth date + months.
+    pub months: &'a MonthCache,
 }
 
 impl Ctx<'_> {
@@ -144,7 +206,7 @@ impl Ctx<'_> {
     /// CALCDT from the birth date.
     #[inline]
     pub fn at_age(&self, d: Option<crate::date::Dur>) -> Option<Day> {
-        d.map(|p| p.add_to_ymd(self.dob, self.dob_ymd))
+        d.map(|p| self.months.age(p))
     }
 
     #[inline]
@@ -161,7 +223,7 @@ fn in_window(day: Day, eff: Option<Day>, cess: Option<Day>) -> bool {
 /// CDSi 5.1: prepares sorted doses and antigen dose lists; 4.1 observations.
 pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Scratch) -> Day {
     let dob = from_naive(p.birth_date);
-    let dob_ymd = crate::date::civil_from_days(dob);
+    s.months.begin(dob);
     s.doses.clear();
     for (i, d) in p.doses.iter().enumerate().take(u16::MAX as usize - 1) {
         s.doses.push(PDose {
@@ -186,8 +248,8 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
         };
         for a in assocs {
             // CDSi 5.1: association begin/end age
-            let b = a.begin_age.map_or(DAY_MIN, |p| p.add_to_ymd(dob, dob_ymd));
-            let e = a.end_age.map_or(DAY_MAX, |p| p.add_to_ymd(dob, dob_ymd));
+            let b = a.begin_age.map_or(DAY_MIN, |p| s.months.age(p));
+            let e = a.end_age.map_or(DAY_MAX, |p| s.months.age(p));
             if d.day >= b && d.day < e {
                 let v = &mut s.adoses[a.antigen as usize];
                 if v.last() != Some(&(i as u16)) {
