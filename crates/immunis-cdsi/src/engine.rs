@@ -272,13 +272,16 @@ pub(crate) fn is_relevant(ctx: &Ctx<'_>, series: &Series) -> bool {
     }
     match series.series_type {
         SeriesType::Standard | SeriesType::EvaluationOnly => true,
-        SeriesType::Risk => series.indications.iter().any(|ind| {
-            ctx.has_obs(ind.observation) && {
-                let b = ctx.age(ind.begin_age, DAY_MIN);
-                let e = ctx.age(ind.end_age, DAY_MAX);
-                ctx.assess >= b && ctx.assess < e
-            }
-        }),
+        SeriesType::Risk => {
+            !ctx.obs.is_empty()
+                && series.indications.iter().any(|ind| {
+                    ctx.has_obs(ind.observation) && {
+                        let b = ctx.age(ind.begin_age, DAY_MIN);
+                        let e = ctx.age(ind.end_age, DAY_MAX);
+                        ctx.assess >= b && ctx.assess < e
+                    }
+                })
+        }
     }
 }
 
@@ -466,6 +469,14 @@ impl SeriesRunner<'_, '_> {
         for (pi, p) in self.ctx.doses.iter().enumerate() {
             if p.day >= d.day {
                 break;
+            }
+            if !data
+                .live_previous
+                .get(p.cvx as usize)
+                .copied()
+                .unwrap_or(false)
+            {
+                continue;
             }
             for lv in confl.iter().filter(|lv| lv.previous == p.cvx) {
                 // CALCDTCONFLICT: a previous dose not valid in this series

@@ -559,6 +559,11 @@ fn parse_antigen(
             depends_on_groups,
         });
     }
+    if series_group_names.len() > 64 {
+        return Err(DataError::Invalid(format!(
+            "antigen {name:?} has too many series groups"
+        )));
+    }
     if series.len() > 60 {
         return Err(DataError::Invalid(format!(
             "antigen {name:?} has too many series"
