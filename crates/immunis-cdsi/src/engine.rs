@@ -777,7 +777,7 @@ impl SeriesRunner<'_, '_> {
         for p in ctx
             .doses
             .iter()
-            .filter(|p| live_prev.get(p.cvx as usize).copied().unwrap_or(false))
+            .filter(|p| sd.live && live_prev.get(p.cvx as usize).copied().unwrap_or(false))
         {
             for pv in sd.preferable.iter() {
                 let Some(&(lo, hi)) = ctx.data.live_by_current.get(pv.cvx as usize) else {

@@ -186,6 +186,9 @@ pub struct SeriesDose {
     pub recurring: bool,
     pub season_start: Option<Day>,
     pub season_end: Option<Day>,
+    /// Whether a preferable vaccine is the current vaccine of a live virus
+    /// conflict (CDSi 6.7), i.e. whether the forecast must look for conflicts.
+    pub live: bool,
 }
 
 /// Risk-series indication (CDSi 5.3).

@@ -233,7 +233,11 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
             .min()
             .unwrap_or(DAY_MAX);
         score_criterion(runs, idx, 1, |_, r| start(r) == minstart);
-        score_criterion(runs, idx, 1, |_, r| finish(data, ctx, r).1);
+        let mut completable = [false; 64];
+        for (j, &i) in idx.iter().enumerate() {
+            completable[j] = finish(data, ctx, &runs[i as usize]).1;
+        }
+        score_criterion(runs, idx, 1, |j, _| completable[j]);
         score_criterion(runs, idx, 1, |_, r| !series_of(data, r).product_path);
         scorable
     };

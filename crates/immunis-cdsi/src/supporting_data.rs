@@ -207,6 +207,16 @@ impl SupportingData {
             i = j;
         }
 
+        for a in antigens.iter_mut() {
+            for sd in a.series.iter_mut().flat_map(|s| s.doses.iter_mut()) {
+                sd.live = sd.preferable.iter().any(|pv| {
+                    live_by_current
+                        .get(pv.cvx as usize)
+                        .is_some_and(|(lo, hi)| lo != hi)
+                });
+            }
+        }
+
         // observations
         let mut observations = Vec::new();
         if let Some(obs) = child(root, "observations") {
@@ -414,6 +424,7 @@ fn parse_series_dose(n: Node<'_, '_>, group_names: &mut Vec<String>) -> SeriesDo
         recurring: yes(n, "recurringDose"),
         season_start: season.and_then(|s| date(s, "startDate")),
         season_end: season.and_then(|s| date(s, "endDate")),
+        live: false,
     }
 }
 
