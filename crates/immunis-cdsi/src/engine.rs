@@ -865,10 +865,35 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         s.contraindicated.push(ci);
         let adoses = std::mem::take(&mut s.adoses[aid]);
         let mut groups_complete = 0u64;
+        // series groups which chapter 8 will ignore (no series can start at
+        // the patient's age, see select::select_best) and in which no dose
+        // can be valid (the last dose precedes every minimum age) are not
+        // evaluated at all
+        let last_dose = adoses.last().map(|&i| ctx.doses[i as usize].day);
+        let mut needed = 0u64;
+        for series in antigen.series.iter() {
+            let g = 1u64 << (series.series_group & 63);
+            if needed & g != 0 || !is_relevant(ctx, series) {
+                continue;
+            }
+            let can_start = ctx.assess >= ctx.age(series.min_age_to_start, DAY_MIN)
+                && ctx.assess < ctx.age(series.max_age_to_start, DAY_MAX);
+            let can_be_valid = match (last_dose, series.min_valid_days) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(l), Some(m)) => l >= ctx.dob + m,
+            };
+            if can_start || can_be_valid {
+                needed |= g;
+            }
+        }
         // series without "Completed Series" conditions first
         for pass in 0..2 {
             for (si, series) in antigen.series.iter().enumerate() {
-                if series.depends_on_groups != (pass == 1) || !is_relevant(ctx, series) {
+                if series.depends_on_groups != (pass == 1)
+                    || needed & (1u64 << (series.series_group & 63)) == 0
+                    || !is_relevant(ctx, series)
+                {
                     continue;
                 }
                 if s.runs.len() <= s.nruns {

@@ -221,6 +221,10 @@ pub struct Series {
     pub doses: Vec<SeriesDose>,
     /// Whether any dose has a "Completed Series" skip condition (evaluated last).
     pub depends_on_groups: bool,
+    /// A lower bound, in days after birth, of the age at which any dose can
+    /// be valid in this series (months counted as 28 days); `None` when some
+    /// target dose has no minimum age.
+    pub min_valid_days: Option<i32>,
 }
 
 /// Antigen-level contraindication (CDSi 7.3).

@@ -551,7 +551,23 @@ fn parse_antigen(
                 })
             })
         });
+        // lower bound of the first age at which a dose can be valid: the
+        // smallest absolute minimum age of any target dose (every age
+        // definition), a month counted as 28 days
+        let min_valid_days = doses.iter().try_fold(i32::MAX, |acc, d| {
+            let m = d
+                .ages
+                .iter()
+                .map(|a| a.abs_min.or(a.min).map(|p| p.months.max(0) * 28 + p.days))
+                .try_fold(i32::MAX, |x, v| v.map(|v| x.min(v)))?;
+            if d.ages.is_empty() {
+                None
+            } else {
+                Some(acc.min(m))
+            }
+        });
         series.push(Series {
+            min_valid_days,
             name: text(s, "seriesName").to_string(),
             series_type,
             equivalent_group,
