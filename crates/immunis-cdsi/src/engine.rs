@@ -114,6 +114,8 @@ pub struct Scratch {
     pub(crate) best_list: Vec<u16>,
     /// Per antigen: range into `best_list`.
     pub(crate) best_range: Vec<(u16, u16)>,
+    /// Indices of live-virus "previous" doses (see `Ctx::live_doses`).
+    pub(crate) live_doses: Vec<u16>,
     /// Birth date + N months, memoized per patient (CALCDT for ages).
     pub(crate) months: MonthCache,
 }
@@ -195,6 +197,9 @@ pub(crate) struct Ctx<'a> {
     pub obs: &'a [(u16, Option<Day>)],
     /// Memoized birth date + months.
     pub months: &'a MonthCache,
+    /// Indices into `doses` of the doses which are the previous vaccine of a
+    /// live virus conflict (CDSi 6.7), in date order.
+    pub live_doses: &'a [u16],
 }
 
 impl Ctx<'_> {
@@ -256,6 +261,17 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
                     v.push(i as u16);
                 }
             }
+        }
+    }
+    s.live_doses.clear();
+    for (i, d) in s.doses.iter().enumerate() {
+        if data
+            .live_previous
+            .get(d.cvx as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            s.live_doses.push(i as u16);
         }
     }
     s.obs.clear();
@@ -466,17 +482,11 @@ impl SeriesRunner<'_, '_> {
             return false;
         }
         let confl = &data.live_virus[lo as usize..hi as usize];
-        for (pi, p) in self.ctx.doses.iter().enumerate() {
+        for &pi in self.ctx.live_doses {
+            let pi = pi as usize;
+            let p = &self.ctx.doses[pi];
             if p.day >= d.day {
                 break;
-            }
-            if !data
-                .live_previous
-                .get(p.cvx as usize)
-                .copied()
-                .unwrap_or(false)
-            {
-                continue;
             }
             for lv in confl.iter().filter(|lv| lv.previous == p.cvx) {
                 // CALCDTCONFLICT: a previous dose not valid in this series
@@ -830,7 +840,7 @@ impl SeriesRunner<'_, '_> {
 
 /// CDSi 7.2: evidence of immunity for an antigen.
 pub(crate) fn immune(ctx: &Ctx<'_>, a: &Antigen) -> bool {
-    if a.immunity_observations.iter().any(|&c| ctx.has_obs(c)) {
+    if !ctx.obs.is_empty() && a.immunity_observations.iter().any(|&c| ctx.has_obs(c)) {
         return true;
     }
     if let Some(b) = a.immunity_birth_date {
@@ -843,11 +853,12 @@ pub(crate) fn immune(ctx: &Ctx<'_>, a: &Antigen) -> bool {
 
 /// CDSi 7.3: antigen contraindication at the assessment date.
 pub(crate) fn contraindicated(ctx: &Ctx<'_>, a: &Antigen) -> bool {
-    a.contraindications.iter().any(|c| {
-        ctx.has_obs(c.observation)
-            && ctx.assess >= ctx.age(c.begin_age, DAY_MIN)
-            && ctx.assess < ctx.age(c.end_age, DAY_MAX)
-    })
+    !ctx.obs.is_empty()
+        && a.contraindications.iter().any(|c| {
+            ctx.has_obs(c.observation)
+                && ctx.assess >= ctx.age(c.begin_age, DAY_MIN)
+                && ctx.assess < ctx.age(c.end_age, DAY_MAX)
+        })
 }
 
 /// Runs chapters 5–7 for all antigens into `s.runs`.

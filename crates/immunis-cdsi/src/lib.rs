@@ -111,6 +111,7 @@ impl Engine {
         let doses = std::mem::take(&mut scratch.doses);
         let obs = std::mem::take(&mut scratch.obs);
         let months = std::mem::take(&mut scratch.months);
+        let live_doses = std::mem::take(&mut scratch.live_doses);
         {
             let ctx = engine::Ctx {
                 data,
@@ -120,6 +121,7 @@ impl Engine {
                 doses: &doses,
                 obs: &obs,
                 months: &months,
+                live_doses: &live_doses,
             };
             engine::run_all(data, &ctx, scratch);
             select::select_best(data, &ctx, scratch);
@@ -128,6 +130,7 @@ impl Engine {
         scratch.doses = doses;
         scratch.obs = obs;
         scratch.months = months;
+        scratch.live_doses = live_doses;
     }
 }
 
