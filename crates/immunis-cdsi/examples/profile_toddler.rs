@@ -1,7 +1,7 @@
 //! Profiling driver: assesses the benchmark's typical 2-year-old N times
 //! (default 100,000) with reused buffers, for `perf stat` / `perf record`.
 //!
-//! `cargo run --release -p immunis-cdsi --example profile_toddler -- 100000`
+//! `cargo run --release -p immunis-cdsi --example profile_toddler -- 100000 [doses kept]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::NaiveDate;
@@ -38,7 +38,11 @@ fn main() {
         ("2025-02-03", "20"),
         ("2025-05-06", "83"),
     ];
-    let doses: Vec<AdministeredDose> = list
+    let keep = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(list.len());
+    let doses: Vec<AdministeredDose> = list[..keep.min(list.len())]
         .iter()
         .map(|(date, cvx)| AdministeredDose::new(d(date), Cvx::parse(cvx).unwrap()))
         .collect();

@@ -189,6 +189,9 @@ pub struct SeriesDose {
     /// Whether a preferable vaccine is the current vaccine of a live virus
     /// conflict (CDSi 6.7), i.e. whether the forecast must look for conflicts.
     pub live: bool,
+    /// Minimum interval of the first "from previous" interval (CDSi 8.5
+    /// completion date), precomputed.
+    pub prev_min: Option<Dur>,
 }
 
 /// Risk-series indication (CDSi 5.3).

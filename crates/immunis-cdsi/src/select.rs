@@ -22,13 +22,7 @@ fn finish(data: &SupportingData, ctx: &Ctx<'_>, r: &Run) -> (Day, bool) {
     };
     let mut d = f.earliest;
     for sd in s.doses.iter().skip(r.t + 1) {
-        let min = sd
-            .intervals
-            .iter()
-            .filter(|i| matches!(i.from, IntervalFrom::Previous))
-            .filter_map(|i| i.min)
-            .next();
-        if let Some(m) = min {
+        if let Some(m) = sd.prev_min {
             d = m.add_to(d);
         }
     }

@@ -387,7 +387,7 @@ fn parse_skip(n: Node<'_, '_>, group_names: &mut Vec<String>) -> ConditionalSkip
 
 fn parse_series_dose(n: Node<'_, '_>, group_names: &mut Vec<String>) -> SeriesDose {
     let season = child(n, "seasonalRecommendation");
-    SeriesDose {
+    let mut sd = SeriesDose {
         ages: children(n, "age").map(parse_age).collect(),
         intervals: children(n, "interval").filter_map(parse_interval).collect(),
         allowable_intervals: children(n, "allowableInterval")
@@ -425,7 +425,14 @@ fn parse_series_dose(n: Node<'_, '_>, group_names: &mut Vec<String>) -> SeriesDo
         season_start: season.and_then(|s| date(s, "startDate")),
         season_end: season.and_then(|s| date(s, "endDate")),
         live: false,
-    }
+        prev_min: None,
+    };
+    sd.prev_min = sd
+        .intervals
+        .iter()
+        .filter(|i| matches!(i.from, IntervalFrom::Previous))
+        .find_map(|i| i.min);
+    sd
 }
 
 fn parse_antigen(
