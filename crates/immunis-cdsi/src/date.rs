@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(p.add_to(d("2025-11-10")), d("2025-12-18"));
         assert_eq!(d("1970-01-01"), 0);
         assert_eq!(to_naive(0), NaiveDate::from_ymd_opt(1970, 1, 1));
-        assert_eq!(to_naive(d("2024-02-29")), NaiveDate::from_ymd_opt(2024, 2, 29));
+        assert_eq!(
+            to_naive(d("2024-02-29")),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
     }
 
     #[test]

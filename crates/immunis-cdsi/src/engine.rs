@@ -105,6 +105,9 @@ pub struct Scratch {
     pub(crate) nruns: usize,
     /// Per antigen: range of runs.
     pub(crate) antigen_runs: Vec<(u16, u16)>,
+    /// Per antigen: bitmask of the series groups with a relevant series
+    /// which can start at the patient's age.
+    pub(crate) age_ok: Vec<u64>,
     pub(crate) obs: Vec<(u16, Option<Day>)>,
     pub(crate) immune: Vec<bool>,
     pub(crate) contraindicated: Vec<bool>,
@@ -865,6 +868,7 @@ pub(crate) fn contraindicated(ctx: &Ctx<'_>, a: &Antigen) -> bool {
 pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
     let na = data.antigens.len();
     s.antigen_runs.clear();
+    s.age_ok.clear();
     s.immune.clear();
     s.contraindicated.clear();
     s.nruns = 0;
@@ -882,13 +886,35 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         // evaluated at all
         let last_dose = adoses.last().map(|&i| ctx.doses[i as usize].day);
         let mut needed = 0u64;
-        for series in antigen.series.iter() {
-            let g = 1u64 << (series.series_group & 63);
-            if needed & g != 0 || !is_relevant(ctx, series) {
+        // series groups with a relevant series which can start at the
+        // patient's age (chapter 8 applicability, see select::select_best)
+        let mut age_ok = 0u64;
+        // With no dose of the antigen, a series group made only of standard
+        // series with a default series always yields that default series in
+        // chapter 8 (no series has a valid dose, so 8.1 scores none and 8.2
+        // takes the default): only it is run. Per group: the default series
+        // index, NONE8 when every relevant series must run.
+        let no_doses = adoses.is_empty();
+        let mut only = [NONE8; 64];
+        let mut mixed = 0u64;
+        for (si, series) in antigen.series.iter().enumerate() {
+            let gi = (series.series_group & 63) as usize;
+            let g = 1u64 << gi;
+            if !is_relevant(ctx, series) {
                 continue;
+            }
+            if no_doses {
+                if series.series_type != SeriesType::Standard {
+                    mixed |= g;
+                } else if series.default_series && only[gi] == NONE8 {
+                    only[gi] = si as u8;
+                }
             }
             let can_start = ctx.assess >= ctx.age(series.min_age_to_start, DAY_MIN)
                 && ctx.assess < ctx.age(series.max_age_to_start, DAY_MAX);
+            if can_start {
+                age_ok |= g;
+            }
             let can_be_valid = match (last_dose, series.min_valid_days) {
                 (None, _) => false,
                 (Some(_), None) => true,
@@ -901,8 +927,13 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         // series without "Completed Series" conditions first
         for pass in 0..2 {
             for (si, series) in antigen.series.iter().enumerate() {
+                let gi = (series.series_group & 63) as usize;
                 if series.depends_on_groups != (pass == 1)
-                    || needed & (1u64 << (series.series_group & 63)) == 0
+                    || needed & (1u64 << gi) == 0
+                    || (no_doses
+                        && mixed & (1u64 << gi) == 0
+                        && only[gi] != NONE8
+                        && only[gi] as usize != si)
                     || !is_relevant(ctx, series)
                 {
                     continue;
@@ -929,6 +960,7 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         }
         s.adoses[aid] = adoses;
         s.antigen_runs.push((start as u16, s.nruns as u16));
+        s.age_ok.push(age_ok);
     }
     debug_assert_eq!(s.antigen_runs.len(), na);
 }

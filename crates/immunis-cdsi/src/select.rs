@@ -281,13 +281,8 @@ pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch)
             let members = members.as_slice();
             // a series group none of whose series can start at the patient's
             // age, and with no satisfied target dose, is not applicable
-            let applicable = members.iter().any(|&i| {
-                let r = &s.runs[i as usize];
-                let sr = series_of(data, r);
-                r.any_satisfied()
-                    || (ctx.assess >= ctx.at_age(sr.min_age_to_start).unwrap_or(DAY_MIN)
-                        && ctx.assess < ctx.at_age(sr.max_age_to_start).unwrap_or(DAY_MAX))
-            });
+            let applicable = s.age_ok[aid] & (1u64 << (g & 63)) != 0
+                || members.iter().any(|&i| s.runs[i as usize].any_satisfied());
             if !applicable {
                 continue;
             }
