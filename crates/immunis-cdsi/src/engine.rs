@@ -897,12 +897,15 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         let no_doses = adoses.is_empty();
         let mut only = [NONE8; 64];
         let mut mixed = 0u64;
+        // relevant series (CDSi 5.3), as a bitmask (at most 60 series)
+        let mut relevant = 0u64;
         for (si, series) in antigen.series.iter().enumerate() {
             let gi = (series.series_group & 63) as usize;
             let g = 1u64 << gi;
             if !is_relevant(ctx, series) {
                 continue;
             }
+            relevant |= 1u64 << (si & 63);
             if no_doses {
                 if series.series_type != SeriesType::Standard {
                     mixed |= g;
@@ -934,7 +937,7 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
                         && mixed & (1u64 << gi) == 0
                         && only[gi] != NONE8
                         && only[gi] as usize != si)
-                    || !is_relevant(ctx, series)
+                    || relevant & (1u64 << (si & 63)) == 0
                 {
                     continue;
                 }
