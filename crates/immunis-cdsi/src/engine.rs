@@ -806,6 +806,12 @@ impl SeriesRunner<'_, '_> {
         if let Some(s) = sd.season_start {
             earliest = earliest.max(s);
         }
+        // CDSi 7.5 earliest date: never before the patient's last dose of
+        // the antigen (matters when that dose did not count, e.g. an
+        // inadvertent vaccine given before the target dose's minimum age)
+        if let Some(k) = self.adoses.len().checked_sub(1) {
+            earliest = earliest.max(self.dose(k).day);
+        }
         let rec_age = age.and_then(|a| ctx.at_age(a.earliest_rec));
         let unadj_rec = match (rec_age, rec_int) {
             (Some(a), _) => a,
