@@ -200,6 +200,28 @@ pub enum EvalReason {
 }
 
 impl EvalReason {
+    /// Every reason, in CDSi chapter 6 evaluation order.
+    pub const ALL: [EvalReason; 9] = [
+        EvalReason::Expired,
+        EvalReason::SubPotent,
+        EvalReason::SeriesAlreadyComplete,
+        EvalReason::InadvertentVaccine,
+        EvalReason::AgeTooYoung,
+        EvalReason::AgeTooOld,
+        EvalReason::IntervalTooSoon,
+        EvalReason::LiveVirusConflict,
+        EvalReason::NotPreferableOrAllowable,
+    ];
+
+    #[inline]
+    fn bit(self) -> u16 {
+        let i = EvalReason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .unwrap_or_default();
+        1 << i
+    }
+
     /// The spec's words.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -213,6 +235,49 @@ impl EvalReason {
             EvalReason::Expired => "Expired",
             EvalReason::SubPotent => "Sub-potent",
         }
+    }
+}
+
+/// The set of reasons a dose was not counted: CDSi chapter 6 runs every
+/// check (age 6.4, intervals 6.5/6.6, live virus conflict 6.7, vaccine type
+/// 6.8/6.9) on a dose, so a dose can fail several of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EvalReasons(u16);
+
+impl EvalReasons {
+    /// The empty set.
+    pub const EMPTY: EvalReasons = EvalReasons(0);
+
+    /// A set with one reason.
+    pub fn of(r: EvalReason) -> EvalReasons {
+        EvalReasons(r.bit())
+    }
+
+    /// Adds a reason.
+    pub fn insert(&mut self, r: EvalReason) {
+        self.0 |= r.bit();
+    }
+
+    /// Whether the set contains `r`.
+    pub fn contains(self, r: EvalReason) -> bool {
+        self.0 & r.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The reasons, in CDSi chapter 6 evaluation order.
+    pub fn iter(self) -> impl Iterator<Item = EvalReason> {
+        EvalReason::ALL
+            .into_iter()
+            .filter(move |r| self.contains(*r))
+    }
+
+    /// The first reason in evaluation order.
+    pub fn first(self) -> Option<EvalReason> {
+        self.iter().next()
     }
 }
 
@@ -242,8 +307,11 @@ pub struct DoseEvaluation {
     pub antigen: AntigenId,
     /// Status.
     pub status: DoseStatus,
-    /// Reason (for statuses other than valid).
+    /// Reason (for statuses other than valid): the first failed check in
+    /// CDSi chapter 6 order.
     pub reason: Option<EvalReason>,
+    /// Every failed check (a superset of `reason`).
+    pub reasons: EvalReasons,
 }
 
 /// The result for one vaccine group.

@@ -73,8 +73,8 @@ pub fn from_naive(d: NaiveDate) -> Day {
 /// Converts a day number back to a chrono date (None only for absurd values).
 #[inline]
 pub fn to_naive(d: Day) -> Option<NaiveDate> {
-    let (y, m, dd) = civil_from_days(d);
-    NaiveDate::from_ymd_opt(y, m, dd)
+    // 1970-01-01 is day 719,163 counted from 0001-01-01 = day 1
+    NaiveDate::from_num_days_from_ce_opt(d.checked_add(719_163)?)
 }
 
 /// A CDSi time period: whole months (years × 12 + months) then days
@@ -242,6 +242,11 @@ mod tests {
         let p = Dur::parse("6 weeks - 4 days").unwrap();
         assert_eq!(p.add_to(d("2025-11-10")), d("2025-12-18"));
         assert_eq!(d("1970-01-01"), 0);
+        assert_eq!(to_naive(0), NaiveDate::from_ymd_opt(1970, 1, 1));
+        assert_eq!(
+            to_naive(d("2024-02-29")),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) struct PDose {
 pub(crate) struct DEval {
     pub status: DoseStatus,
     pub reason: Option<EvalReason>,
+    /// Every failed check.
+    pub reasons: EvalReasons,
     /// Target dose satisfied (index), `NONE8` when none.
     pub target: u8,
 }
@@ -103,11 +105,82 @@ pub struct Scratch {
     pub(crate) nruns: usize,
     /// Per antigen: range of runs.
     pub(crate) antigen_runs: Vec<(u16, u16)>,
+    /// Per antigen: bitmask of the series groups with a relevant series
+    /// which can start at the patient's age.
+    pub(crate) age_ok: Vec<u64>,
     pub(crate) obs: Vec<(u16, Option<Day>)>,
     pub(crate) immune: Vec<bool>,
     pub(crate) contraindicated: Vec<bool>,
-    /// Per antigen: index of the best run (NONE16 when none).
+    /// Per antigen: index of the primary best run (NONE16 when none).
     pub(crate) best: Vec<u16>,
+    /// All best runs (one per series group, CDSi 8.8), grouped by antigen.
+    pub(crate) best_list: Vec<u16>,
+    /// Per antigen: range into `best_list`.
+    pub(crate) best_range: Vec<(u16, u16)>,
+    /// Indices of live-virus "previous" doses (see `Ctx::live_doses`).
+    pub(crate) live_doses: Vec<u16>,
+    /// Birth date + N months, memoized per patient (CALCDT for ages).
+    pub(crate) months: MonthCache,
+}
+
+/// Memo of CALCDT "birth date + N months" for one patient: ages in the
+/// supporting data are whole months plus days (CALCDT-1..5: months first,
+/// then days), so the month part is computed once per patient and distinct
+/// month count. A generation counter invalidates it between patients without
+/// clearing.
+#[derive(Debug, Default)]
+pub(crate) struct MonthCache {
+    generation: u32,
+    dob: Day,
+    dob_ymd: (i32, u32, u32),
+    /// (generation << 32) | date as u32.
+    slots: Vec<std::cell::Cell<u64>>,
+}
+
+/// Months memoized (125 years); larger or negative periods are computed.
+const MONTH_SLOTS: usize = 1500;
+
+impl MonthCache {
+    /// Starts a new patient.
+    pub(crate) fn begin(&mut self, dob: Day) {
+        if self.slots.len() < MONTH_SLOTS {
+            self.slots.resize_with(MONTH_SLOTS, Default::default);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            for c in &self.slots {
+                c.set(0);
+            }
+            self.generation = 1;
+        }
+        self.dob = dob;
+        self.dob_ymd = crate::date::civil_from_days(dob);
+    }
+
+    /// CALCDT: birth date plus a period.
+    #[inline]
+    pub(crate) fn age(&self, p: crate::date::Dur) -> Day {
+        if p.months == 0 {
+            return self.dob + p.days;
+        }
+        let Some(c) = usize::try_from(p.months)
+            .ok()
+            .and_then(|m| self.slots.get(m))
+        else {
+            return p.add_to_ymd(self.dob, self.dob_ymd);
+        };
+        let v = c.get();
+        if (v >> 32) as u32 == self.generation {
+            return (v as u32) as i32 + p.days;
+        }
+        let base = crate::date::Dur {
+            months: p.months,
+            days: 0,
+        }
+        .add_to_ymd(self.dob, self.dob_ymd);
+        c.set((u64::from(self.generation) << 32) | u64::from(base as u32));
+        base + p.days
+    }
 }
 
 impl Scratch {
@@ -121,12 +194,15 @@ impl Scratch {
 pub(crate) struct Ctx<'a> {
     pub data: &'a SupportingData,
     pub dob: Day,
-    /// Birth date split into (year, month, day), for fast age dates.
-    pub dob_ymd: (i32, u32, u32),
     pub assess: Day,
     pub sex: Sex,
     pub doses: &'a [PDose],
     pub obs: &'a [(u16, Option<Day>)],
+    /// Memoized birth date + months.
+    pub months: &'a MonthCache,
+    /// Indices into `doses` of the doses which are the previous vaccine of a
+    /// live virus conflict (CDSi 6.7), in date order.
+    pub live_doses: &'a [u16],
 }
 
 impl Ctx<'_> {
@@ -138,7 +214,7 @@ impl Ctx<'_> {
     /// CALCDT from the birth date.
     #[inline]
     pub fn at_age(&self, d: Option<crate::date::Dur>) -> Option<Day> {
-        d.map(|p| p.add_to_ymd(self.dob, self.dob_ymd))
+        d.map(|p| self.months.age(p))
     }
 
     #[inline]
@@ -155,7 +231,7 @@ fn in_window(day: Day, eff: Option<Day>, cess: Option<Day>) -> bool {
 /// CDSi 5.1: prepares sorted doses and antigen dose lists; 4.1 observations.
 pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Scratch) -> Day {
     let dob = from_naive(p.birth_date);
-    let dob_ymd = crate::date::civil_from_days(dob);
+    s.months.begin(dob);
     s.doses.clear();
     for (i, d) in p.doses.iter().enumerate().take(u16::MAX as usize - 1) {
         s.doses.push(PDose {
@@ -180,14 +256,25 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
         };
         for a in assocs {
             // CDSi 5.1: association begin/end age
-            let b = a.begin_age.map_or(DAY_MIN, |p| p.add_to_ymd(dob, dob_ymd));
-            let e = a.end_age.map_or(DAY_MAX, |p| p.add_to_ymd(dob, dob_ymd));
+            let b = a.begin_age.map_or(DAY_MIN, |p| s.months.age(p));
+            let e = a.end_age.map_or(DAY_MAX, |p| s.months.age(p));
             if d.day >= b && d.day < e {
                 let v = &mut s.adoses[a.antigen as usize];
                 if v.last() != Some(&(i as u16)) {
                     v.push(i as u16);
                 }
             }
+        }
+    }
+    s.live_doses.clear();
+    for (i, d) in s.doses.iter().enumerate() {
+        if data
+            .live_previous
+            .get(d.cvx as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            s.live_doses.push(i as u16);
         }
     }
     s.obs.clear();
@@ -204,13 +291,16 @@ pub(crate) fn is_relevant(ctx: &Ctx<'_>, series: &Series) -> bool {
     }
     match series.series_type {
         SeriesType::Standard | SeriesType::EvaluationOnly => true,
-        SeriesType::Risk => series.indications.iter().any(|ind| {
-            ctx.has_obs(ind.observation) && {
-                let b = ctx.age(ind.begin_age, DAY_MIN);
-                let e = ctx.age(ind.end_age, DAY_MAX);
-                ctx.assess >= b && ctx.assess < e
-            }
-        }),
+        SeriesType::Risk => {
+            !ctx.obs.is_empty()
+                && series.indications.iter().any(|ind| {
+                    ctx.has_obs(ind.observation) && {
+                        let b = ctx.age(ind.begin_age, DAY_MIN);
+                        let e = ctx.age(ind.end_age, DAY_MAX);
+                        ctx.assess >= b && ctx.assess < e
+                    }
+                })
+        }
     }
 }
 
@@ -255,14 +345,24 @@ impl SeriesRunner<'_, '_> {
                 let k = *run.sat_by.get(*n as usize)?;
                 (k != NONE16 && (k as usize) < before).then(|| self.dose(k as usize).day)
             }
-            IntervalFrom::MostRecent(list) => (0..before).rev().find_map(|j| {
-                let e = &run.evals[j];
-                let d = self.dose(j);
-                (list.contains(&d.cvx)
-                    && matches!(e.status, DoseStatus::Valid | DoseStatus::NotValid)
-                    && e.reason != Some(EvalReason::InadvertentVaccine))
-                .then_some(d.day)
-            }),
+            // CALCDTINT-3: the most recent dose of one of the listed vaccine
+            // types, whatever antigens it carries (e.g. a Td dose for the
+            // Pertussis adolescent dose), before the dose being evaluated
+            IntervalFrom::MostRecent(list) => {
+                let limit = if before < self.adoses.len() {
+                    self.dose(before).day
+                } else {
+                    crate::date::DAY_MAX
+                };
+                self.ctx
+                    .doses
+                    .iter()
+                    .rev()
+                    .find(|d| {
+                        d.day < limit && d.cond == DoseCondition::Normal && list.contains(&d.cvx)
+                    })
+                    .map(|d| d.day)
+            }
             IntervalFrom::Observation(code) => {
                 self.ctx.obs.iter().find(|o| o.0 == *code).and_then(|o| o.1)
             }
@@ -385,7 +485,9 @@ impl SeriesRunner<'_, '_> {
             return false;
         }
         let confl = &data.live_virus[lo as usize..hi as usize];
-        for (pi, p) in self.ctx.doses.iter().enumerate() {
+        for &pi in self.ctx.live_doses {
+            let pi = pi as usize;
+            let p = &self.ctx.doses[pi];
             if p.day >= d.day {
                 break;
             }
@@ -464,6 +566,7 @@ impl SeriesRunner<'_, '_> {
                     run.evals.push(DEval {
                         status: DoseStatus::SubStandard,
                         reason: Some(EvalReason::Expired),
+                        reasons: EvalReasons::of(EvalReason::Expired),
                         target: NONE8,
                     });
                     continue;
@@ -472,6 +575,7 @@ impl SeriesRunner<'_, '_> {
                     run.evals.push(DEval {
                         status: DoseStatus::SubStandard,
                         reason: Some(EvalReason::SubPotent),
+                        reasons: EvalReasons::of(EvalReason::SubPotent),
                         target: NONE8,
                     });
                     continue;
@@ -482,6 +586,7 @@ impl SeriesRunner<'_, '_> {
             run.evals.push(DEval {
                 status: DoseStatus::Extraneous,
                 reason: None,
+                reasons: EvalReasons::EMPTY,
                 target: NONE8,
             });
             // CDSi 6.2: conditional skip, evaluation context
@@ -498,6 +603,7 @@ impl SeriesRunner<'_, '_> {
                 run.evals[k] = DEval {
                     status: DoseStatus::Extraneous,
                     reason: Some(EvalReason::SeriesAlreadyComplete),
+                    reasons: EvalReasons::of(EvalReason::SeriesAlreadyComplete),
                     target: NONE8,
                 };
                 continue;
@@ -508,58 +614,52 @@ impl SeriesRunner<'_, '_> {
                 run.evals[k] = DEval {
                     status: DoseStatus::NotValid,
                     reason: Some(EvalReason::InadvertentVaccine),
+                    reasons: EvalReasons::of(EvalReason::InadvertentVaccine),
                     target: NONE8,
                 };
                 continue;
+            }
+            // CDSi 6.4 – 6.9: every check runs; a dose failing several
+            // carries every reason (CDC cases name the one under test)
+            let mut why = EvalReasons::EMPTY;
+            let mut too_old = false;
+            // CDSi 6.4: age
+            if let Some(age) = self.select_age(sd, d.day) {
+                let abs_min = self.ctx.at_age(age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
+                if d.day < abs_min {
+                    why.insert(EvalReason::AgeTooYoung);
+                }
+                let max = self.ctx.at_age(age.max).unwrap_or(DAY_MAX);
+                if d.day >= max {
+                    why.insert(EvalReason::AgeTooOld);
+                    too_old = true;
+                }
             }
             // CDSi 6.5 preferable interval, 6.6 allowable interval
             let iv_ok = self.intervals_ok(run, &sd.intervals, k, d.day)
                 || (!sd.allowable_intervals.is_empty()
                     && self.intervals_ok(run, &sd.allowable_intervals, k, d.day));
-            // CDSi 6.4: age (an interval failure is the reported reason when
-            // both fail, as in the CDC test cases)
-            if let Some(age) = self.select_age(sd, d.day) {
-                let abs_min = self.ctx.at_age(age.abs_min.or(age.min)).unwrap_or(DAY_MIN);
-                if d.day < abs_min && iv_ok {
-                    run.evals[k] = DEval {
-                        status: DoseStatus::NotValid,
-                        reason: Some(EvalReason::AgeTooYoung),
-                        target: NONE8,
-                    };
-                    continue;
-                }
-                let max = self.ctx.at_age(age.max).unwrap_or(DAY_MAX);
-                if d.day >= max {
-                    run.evals[k] = DEval {
-                        status: DoseStatus::Extraneous,
-                        reason: Some(EvalReason::AgeTooOld),
-                        target: NONE8,
-                    };
-                    continue;
-                }
-            }
             if !iv_ok {
-                run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::IntervalTooSoon),
-                    target: NONE8,
-                };
-                continue;
+                why.insert(EvalReason::IntervalTooSoon);
             }
             // CDSi 6.7: live virus conflict
             if self.live_conflict(run, k) {
-                run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::LiveVirusConflict),
-                    target: NONE8,
-                };
-                continue;
+                why.insert(EvalReason::LiveVirusConflict);
             }
             // CDSi 6.8 preferable vaccine, 6.9 allowable vaccine
             if !self.vaccine_ok(sd, &d) {
+                why.insert(EvalReason::NotPreferableOrAllowable);
+            }
+            if !why.is_empty() {
+                // a dose past the maximum age is extraneous (CDSi 6.4)
                 run.evals[k] = DEval {
-                    status: DoseStatus::NotValid,
-                    reason: Some(EvalReason::NotPreferableOrAllowable),
+                    status: if too_old {
+                        DoseStatus::Extraneous
+                    } else {
+                        DoseStatus::NotValid
+                    },
+                    reason: why.first(),
+                    reasons: why,
                     target: NONE8,
                 };
                 continue;
@@ -568,6 +668,7 @@ impl SeriesRunner<'_, '_> {
             run.evals[k] = DEval {
                 status: DoseStatus::Valid,
                 reason: None,
+                reasons: EvalReasons::EMPTY,
                 target: run.t as u8,
             };
             run.targets[run.t] = TStat::Satisfied;
@@ -584,6 +685,35 @@ impl SeriesRunner<'_, '_> {
 
     /// CDSi chapter 7: forecast for this patient series.
     pub fn forecast(&self, run: &mut Run, immune: bool, contraindicated: bool) {
+        self.forecast_next(run, immune, contraindicated);
+        // CDSi 7.6 validate recommendation: a target dose which would be
+        // skipped on its own earliest date (e.g. a child's DTaP dose whose
+        // earliest date falls after the 7th birthday) is skipped, and the
+        // next target dose is forecast instead
+        let n = self.series.doses.len();
+        let all = self.adoses.len();
+        while let Some(f) = run.forecast {
+            let sd = &self.series.doses[run.t];
+            if sd.skips.is_empty() || !self.skip(run, sd, Cx::Forecast, f.earliest, all) {
+                break;
+            }
+            run.targets[run.t] = TStat::Skipped;
+            run.t += 1;
+            if run.t >= n {
+                run.forecast = None;
+                run.status = if run.any_satisfied() {
+                    SeriesStatus::Complete
+                } else {
+                    SeriesStatus::NotRecommended
+                };
+                break;
+            }
+            self.forecast_next(run, immune, contraindicated);
+        }
+    }
+
+    /// CDSi 7.1 – 7.5 for the next target dose.
+    fn forecast_next(&self, run: &mut Run, immune: bool, contraindicated: bool) {
         let ctx = self.ctx;
         let n = self.series.doses.len();
         let all = self.adoses.len();
@@ -660,7 +790,7 @@ impl SeriesRunner<'_, '_> {
         for p in ctx
             .doses
             .iter()
-            .filter(|p| live_prev.get(p.cvx as usize).copied().unwrap_or(false))
+            .filter(|p| sd.live && live_prev.get(p.cvx as usize).copied().unwrap_or(false))
         {
             for pv in sd.preferable.iter() {
                 let Some(&(lo, hi)) = ctx.data.live_by_current.get(pv.cvx as usize) else {
@@ -675,6 +805,12 @@ impl SeriesRunner<'_, '_> {
         }
         if let Some(s) = sd.season_start {
             earliest = earliest.max(s);
+        }
+        // CDSi 7.5 earliest date: never before the patient's last dose of
+        // the antigen (matters when that dose did not count, e.g. an
+        // inadvertent vaccine given before the target dose's minimum age)
+        if let Some(k) = self.adoses.len().checked_sub(1) {
+            earliest = earliest.max(self.dose(k).day);
         }
         let rec_age = age.and_then(|a| ctx.at_age(a.earliest_rec));
         let unadj_rec = match (rec_age, rec_int) {
@@ -713,7 +849,7 @@ impl SeriesRunner<'_, '_> {
 
 /// CDSi 7.2: evidence of immunity for an antigen.
 pub(crate) fn immune(ctx: &Ctx<'_>, a: &Antigen) -> bool {
-    if a.immunity_observations.iter().any(|&c| ctx.has_obs(c)) {
+    if !ctx.obs.is_empty() && a.immunity_observations.iter().any(|&c| ctx.has_obs(c)) {
         return true;
     }
     if let Some(b) = a.immunity_birth_date {
@@ -726,17 +862,19 @@ pub(crate) fn immune(ctx: &Ctx<'_>, a: &Antigen) -> bool {
 
 /// CDSi 7.3: antigen contraindication at the assessment date.
 pub(crate) fn contraindicated(ctx: &Ctx<'_>, a: &Antigen) -> bool {
-    a.contraindications.iter().any(|c| {
-        ctx.has_obs(c.observation)
-            && ctx.assess >= ctx.age(c.begin_age, DAY_MIN)
-            && ctx.assess < ctx.age(c.end_age, DAY_MAX)
-    })
+    !ctx.obs.is_empty()
+        && a.contraindications.iter().any(|c| {
+            ctx.has_obs(c.observation)
+                && ctx.assess >= ctx.age(c.begin_age, DAY_MIN)
+                && ctx.assess < ctx.age(c.end_age, DAY_MAX)
+        })
 }
 
 /// Runs chapters 5–7 for all antigens into `s.runs`.
 pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
     let na = data.antigens.len();
     s.antigen_runs.clear();
+    s.age_ok.clear();
     s.immune.clear();
     s.contraindicated.clear();
     s.nruns = 0;
@@ -748,10 +886,65 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         s.contraindicated.push(ci);
         let adoses = std::mem::take(&mut s.adoses[aid]);
         let mut groups_complete = 0u64;
+        // series groups which chapter 8 will ignore (no series can start at
+        // the patient's age, see select::select_best) and in which no dose
+        // can be valid (the last dose precedes every minimum age) are not
+        // evaluated at all
+        let last_dose = adoses.last().map(|&i| ctx.doses[i as usize].day);
+        let mut needed = 0u64;
+        // series groups with a relevant series which can start at the
+        // patient's age (chapter 8 applicability, see select::select_best)
+        let mut age_ok = 0u64;
+        // With no dose of the antigen, a series group made only of standard
+        // series with a default series always yields that default series in
+        // chapter 8 (no series has a valid dose, so 8.1 scores none and 8.2
+        // takes the default): only it is run. Per group: the default series
+        // index, NONE8 when every relevant series must run.
+        let no_doses = adoses.is_empty();
+        let mut only = [NONE8; 64];
+        let mut mixed = 0u64;
+        // relevant series (CDSi 5.3), as a bitmask (at most 60 series)
+        let mut relevant = 0u64;
+        for (si, series) in antigen.series.iter().enumerate() {
+            let gi = (series.series_group & 63) as usize;
+            let g = 1u64 << gi;
+            if !is_relevant(ctx, series) {
+                continue;
+            }
+            relevant |= 1u64 << (si & 63);
+            if no_doses {
+                if series.series_type != SeriesType::Standard {
+                    mixed |= g;
+                } else if series.default_series && only[gi] == NONE8 {
+                    only[gi] = si as u8;
+                }
+            }
+            let can_start = ctx.assess >= ctx.age(series.min_age_to_start, DAY_MIN)
+                && ctx.assess < ctx.age(series.max_age_to_start, DAY_MAX);
+            if can_start {
+                age_ok |= g;
+            }
+            let can_be_valid = match (last_dose, series.min_valid_days) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(l), Some(m)) => l >= ctx.dob + m,
+            };
+            if can_start || can_be_valid {
+                needed |= g;
+            }
+        }
         // series without "Completed Series" conditions first
         for pass in 0..2 {
             for (si, series) in antigen.series.iter().enumerate() {
-                if series.depends_on_groups != (pass == 1) || !is_relevant(ctx, series) {
+                let gi = (series.series_group & 63) as usize;
+                if series.depends_on_groups != (pass == 1)
+                    || needed & (1u64 << gi) == 0
+                    || (no_doses
+                        && mixed & (1u64 << gi) == 0
+                        && only[gi] != NONE8
+                        && only[gi] as usize != si)
+                    || relevant & (1u64 << (si & 63)) == 0
+                {
                     continue;
                 }
                 if s.runs.len() <= s.nruns {
@@ -776,6 +969,7 @@ pub(crate) fn run_all(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
         }
         s.adoses[aid] = adoses;
         s.antigen_runs.push((start as u16, s.nruns as u16));
+        s.age_ok.push(age_ok);
     }
     debug_assert_eq!(s.antigen_runs.len(), na);
 }

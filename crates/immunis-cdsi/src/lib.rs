@@ -110,15 +110,18 @@ impl Engine {
         let dob = engine::organize(data, patient, scratch);
         let doses = std::mem::take(&mut scratch.doses);
         let obs = std::mem::take(&mut scratch.obs);
+        let months = std::mem::take(&mut scratch.months);
+        let live_doses = std::mem::take(&mut scratch.live_doses);
         {
             let ctx = engine::Ctx {
                 data,
                 dob,
-                dob_ymd: date::civil_from_days(dob),
                 assess: date::from_naive(assessment_date),
                 sex: patient.sex,
                 doses: &doses,
                 obs: &obs,
+                months: &months,
+                live_doses: &live_doses,
             };
             engine::run_all(data, &ctx, scratch);
             select::select_best(data, &ctx, scratch);
@@ -126,6 +129,8 @@ impl Engine {
         }
         scratch.doses = doses;
         scratch.obs = obs;
+        scratch.months = months;
+        scratch.live_doses = live_doses;
     }
 }
 

@@ -186,6 +186,12 @@ pub struct SeriesDose {
     pub recurring: bool,
     pub season_start: Option<Day>,
     pub season_end: Option<Day>,
+    /// Whether a preferable vaccine is the current vaccine of a live virus
+    /// conflict (CDSi 6.7), i.e. whether the forecast must look for conflicts.
+    pub live: bool,
+    /// Minimum interval of the first "from previous" interval (CDSi 8.5
+    /// completion date), precomputed.
+    pub prev_min: Option<Dur>,
 }
 
 /// Risk-series indication (CDSi 5.3).
@@ -218,6 +224,10 @@ pub struct Series {
     pub doses: Vec<SeriesDose>,
     /// Whether any dose has a "Completed Series" skip condition (evaluated last).
     pub depends_on_groups: bool,
+    /// A lower bound, in days after birth, of the age at which any dose can
+    /// be valid in this series (months counted as 28 days); `None` when some
+    /// target dose has no minimum age.
+    pub min_valid_days: Option<i32>,
 }
 
 /// Antigen-level contraindication (CDSi 7.3).

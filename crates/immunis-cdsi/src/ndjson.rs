@@ -88,8 +88,11 @@ pub struct OutEvaluation {
     pub antigen: String,
     /// `Valid`, `Not Valid`, `Extraneous`, `Sub-standard`.
     pub status: String,
-    /// Reason, null when valid.
+    /// Reason, null when valid (the first failed check).
     pub reason: Option<String>,
+    /// Every failed check (CDSi chapter 6), omitted when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// Output vaccine group.
@@ -205,6 +208,7 @@ pub fn assess_record(
                         antigen: engine.antigen_name(e.antigen).to_string(),
                         status: e.status.as_str().to_string(),
                         reason: e.reason.map(|r| r.as_str().to_string()),
+                        reasons: e.reasons.iter().map(|r| r.as_str().to_string()).collect(),
                     })
                     .collect(),
             })

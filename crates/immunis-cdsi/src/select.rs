@@ -2,9 +2,11 @@
 //! one prioritized series, scoring, equivalent series groups) and chapter 9
 //! (identify and evaluate vaccine groups, single and multiple antigen).
 
+use chrono::NaiveDate;
+
 use crate::api::*;
 use crate::date::{Day, DAY_MAX, DAY_MIN};
-use crate::engine::{out_date, Ctx, Run, Scratch, NONE16};
+use crate::engine::{out_date, Ctx, DEval, Run, Scratch, NONE16};
 use crate::model::*;
 use crate::supporting_data::SupportingData;
 
@@ -20,13 +22,7 @@ fn finish(data: &SupportingData, ctx: &Ctx<'_>, r: &Run) -> (Day, bool) {
     };
     let mut d = f.earliest;
     for sd in s.doses.iter().skip(r.t + 1) {
-        let min = sd
-            .intervals
-            .iter()
-            .filter(|i| matches!(i.from, IntervalFrom::Previous))
-            .filter_map(|i| i.min)
-            .next();
-        if let Some(m) = min {
+        if let Some(m) = sd.prev_min {
             d = m.add_to(d);
         }
     }
@@ -39,12 +35,50 @@ fn finish(data: &SupportingData, ctx: &Ctx<'_>, r: &Run) -> (Day, bool) {
     (d, d < max_last)
 }
 
+/// A small stack list of run indices (an antigen has at most 60 series,
+/// enforced when the supporting data is loaded).
+#[derive(Clone, Copy)]
+struct Ids {
+    n: usize,
+    v: [u16; 64],
+}
+
+impl Ids {
+    fn new() -> Ids {
+        Ids { n: 0, v: [0; 64] }
+    }
+
+    fn from_iter(it: impl IntoIterator<Item = u16>) -> Ids {
+        let mut ids = Ids::new();
+        for i in it {
+            ids.push(i);
+        }
+        ids
+    }
+
+    fn push(&mut self, i: u16) {
+        if self.n < self.v.len() {
+            self.v[self.n] = i;
+            self.n += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[u16] {
+        &self.v[..self.n]
+    }
+}
+
 /// Adds `w` to runs meeting a criterion when unique, 0 on ties, `-w` otherwise.
-fn score_criterion(runs: &mut [Run], idx: &[u16], w: i32, meets: &[bool]) {
-    let count = meets.iter().filter(|m| **m).count();
+fn score_criterion(runs: &mut [Run], idx: &[u16], w: i32, meets: impl Fn(usize, &Run) -> bool) {
+    let count = idx
+        .iter()
+        .enumerate()
+        .filter(|(j, &i)| meets(*j, &runs[i as usize]))
+        .count();
     for (j, &i) in idx.iter().enumerate() {
+        let m = meets(j, &runs[i as usize]);
         let r = &mut runs[i as usize];
-        if meets[j] {
+        if m {
             if count == 1 {
                 r.score += w;
             }
@@ -57,14 +91,16 @@ fn score_criterion(runs: &mut [Run], idx: &[u16], w: i32, meets: &[bool]) {
 /// CDSi 8.1 – 8.7 for one series group: returns the prioritized run.
 fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u16]) -> u16 {
     // 8.1 pre-filter: drop contraindicated unless all are
-    let mut cand: Vec<u16> = group
-        .iter()
-        .copied()
-        .filter(|&i| runs[i as usize].status != SeriesStatus::Contraindicated)
-        .collect();
-    if cand.is_empty() {
-        cand = group.to_vec();
+    let mut cand = Ids::from_iter(
+        group
+            .iter()
+            .copied()
+            .filter(|&i| runs[i as usize].status != SeriesStatus::Contraindicated),
+    );
+    if cand.n == 0 {
+        cand = Ids::from_iter(group.iter().copied());
     }
+    let cand = cand.as_slice();
     let highest_risk = cand
         .iter()
         .map(|&i| series_of(data, &runs[i as usize]))
@@ -77,153 +113,132 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
         s.series_type == SeriesType::Standard && s.default_series
     };
     let group_default = cand.iter().any(|&i| is_default(&runs[i as usize]));
-    let mut scorable: Vec<u16> = cand
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let r = &runs[i as usize];
-            let s = series_of(data, r);
-            match s.series_type {
-                SeriesType::Risk => Some(s.priority) == highest_risk,
-                SeriesType::Standard => {
-                    let before_max = match (r.first_valid, ctx.at_age(s.max_age_to_start)) {
-                        (Some(f), Some(m)) => f < m,
-                        _ => true,
-                    };
-                    (r.valid_count > 0 && before_max) || (!group_valid && !group_default)
-                }
-                SeriesType::EvaluationOnly => r.status == SeriesStatus::Complete,
+    let scorable = Ids::from_iter(cand.iter().copied().filter(|&i| {
+        let r = &runs[i as usize];
+        let s = series_of(data, r);
+        match s.series_type {
+            SeriesType::Risk => Some(s.priority) == highest_risk,
+            SeriesType::Standard => {
+                let before_max = match (r.first_valid, ctx.at_age(s.max_age_to_start)) {
+                    (Some(f), Some(m)) => f < m,
+                    _ => true,
+                };
+                (r.valid_count > 0 && before_max) || (!group_valid && !group_default)
             }
-        })
-        .collect();
-    if scorable.is_empty() {
+            SeriesType::EvaluationOnly => r.status == SeriesStatus::Complete,
+        }
+    }));
+    if scorable.n == 0 {
         if let Some(&d) = cand.iter().find(|&&i| is_default(&runs[i as usize])) {
             return d;
         }
         return cand.first().copied().unwrap_or(NONE16);
     }
     // 8.2 one prioritized patient series
-    if scorable.len() == 1 {
-        return scorable[0];
+    if scorable.n == 1 {
+        return scorable.v[0];
     }
-    let complete: Vec<u16> = scorable
-        .iter()
-        .copied()
-        .filter(|&i| runs[i as usize].status == SeriesStatus::Complete)
-        .collect();
-    if complete.len() == 1 {
-        return complete[0];
+    let complete = Ids::from_iter(
+        scorable
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|&i| runs[i as usize].status == SeriesStatus::Complete),
+    );
+    if complete.n == 1 {
+        return complete.v[0];
     }
-    let in_process: Vec<u16> = scorable
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let r = &runs[i as usize];
-            r.status == SeriesStatus::NotComplete && r.any_satisfied()
-        })
-        .collect();
-    if complete.is_empty() {
-        if in_process.len() == 1 {
-            return in_process[0];
+    let in_process = Ids::from_iter(scorable.as_slice().iter().copied().filter(|&i| {
+        let r = &runs[i as usize];
+        r.status == SeriesStatus::NotComplete && r.any_satisfied()
+    }));
+    if complete.n == 0 {
+        if in_process.n == 1 {
+            return in_process.v[0];
         }
-        if in_process.is_empty() {
-            let defaults: Vec<u16> = scorable
-                .iter()
-                .copied()
-                .filter(|&i| is_default(&runs[i as usize]))
-                .collect();
-            if defaults.len() == 1 {
-                return defaults[0];
+        if in_process.n == 0 {
+            let defaults = Ids::from_iter(
+                scorable
+                    .as_slice()
+                    .iter()
+                    .copied()
+                    .filter(|&i| is_default(&runs[i as usize])),
+            );
+            if defaults.n == 1 {
+                return defaults.v[0];
             }
         }
     }
     // 8.3 classify, 8.4 – 8.6 score
-    for &i in &scorable {
+    for &i in scorable.as_slice() {
         runs[i as usize].score = 0;
     }
-    if complete.len() >= 2 {
+    let scorable = if complete.n >= 2 {
         // 8.4 complete patient series: most valid doses
-        scorable = complete;
-        let max = scorable
+        let ids = complete;
+        let idx = ids.as_slice();
+        let max = idx
             .iter()
             .map(|&i| runs[i as usize].valid_count)
             .max()
             .unwrap_or(0);
-        let meets: Vec<bool> = scorable
-            .iter()
-            .map(|&i| runs[i as usize].valid_count == max)
-            .collect();
-        score_criterion(runs, &scorable, 1, &meets);
-    } else if in_process.len() >= 2 {
+        score_criterion(runs, idx, 1, |_, r| r.valid_count == max);
+        ids
+    } else if in_process.n >= 2 {
         // 8.5 in-process patient series
-        scorable = in_process;
-        let product: Vec<bool> = scorable
-            .iter()
-            .map(|&i| {
-                let r = &runs[i as usize];
-                series_of(data, r).product_path
-                    && r.evals.iter().all(|e| e.status == DoseStatus::Valid)
-            })
-            .collect();
-        score_criterion(runs, &scorable, 2, &product);
-        let fin: Vec<(Day, bool)> = scorable
-            .iter()
-            .map(|&i| finish(data, ctx, &runs[i as usize]))
-            .collect();
-        let completable: Vec<bool> = fin.iter().map(|f| f.1).collect();
-        score_criterion(runs, &scorable, 3, &completable);
-        let maxv = scorable
+        let ids = in_process;
+        let idx = ids.as_slice();
+        score_criterion(runs, idx, 2, |_, r| {
+            series_of(data, r).product_path && r.evals.iter().all(|e| e.status == DoseStatus::Valid)
+        });
+        let mut fin = [(DAY_MAX, false); 64];
+        for (j, &i) in idx.iter().enumerate() {
+            fin[j] = finish(data, ctx, &runs[i as usize]);
+        }
+        score_criterion(runs, idx, 3, |j, _| fin[j].1);
+        let maxv = idx
             .iter()
             .map(|&i| runs[i as usize].valid_count)
             .max()
             .unwrap_or(0);
-        let most: Vec<bool> = scorable
-            .iter()
-            .map(|&i| runs[i as usize].valid_count == maxv)
-            .collect();
-        score_criterion(runs, &scorable, 2, &most);
+        score_criterion(runs, idx, 2, |_, r| r.valid_count == maxv);
         let remaining = |r: &Run| series_of(data, r).doses.len().saturating_sub(r.t);
-        let minrem = scorable
+        let minrem = idx
             .iter()
             .map(|&i| remaining(&runs[i as usize]))
             .min()
             .unwrap_or(0);
-        let closest: Vec<bool> = scorable
-            .iter()
-            .map(|&i| remaining(&runs[i as usize]) == minrem)
-            .collect();
-        score_criterion(runs, &scorable, 2, &closest);
-        let minfin = fin
+        score_criterion(runs, idx, 2, |_, r| remaining(r) == minrem);
+        let minfin = fin[..idx.len()]
             .iter()
             .filter(|f| f.1)
             .map(|f| f.0)
             .min()
             .unwrap_or(DAY_MAX);
-        let earliest: Vec<bool> = fin.iter().map(|f| f.1 && f.0 == minfin).collect();
-        score_criterion(runs, &scorable, 1, &earliest);
+        score_criterion(runs, idx, 1, |j, _| fin[j].1 && fin[j].0 == minfin);
+        ids
     } else {
         // 8.6 no valid doses
-        let starts: Vec<Day> = scorable
+        let idx = scorable.as_slice();
+        let start = |r: &Run| r.forecast.map_or(DAY_MAX, |f| f.earliest);
+        let minstart = idx
             .iter()
-            .map(|&i| runs[i as usize].forecast.map_or(DAY_MAX, |f| f.earliest))
-            .collect();
-        let minstart = starts.iter().copied().min().unwrap_or(DAY_MAX);
-        let first: Vec<bool> = starts.iter().map(|&s| s == minstart).collect();
-        score_criterion(runs, &scorable, 1, &first);
-        let completable: Vec<bool> = scorable
-            .iter()
-            .map(|&i| finish(data, ctx, &runs[i as usize]).1)
-            .collect();
-        score_criterion(runs, &scorable, 1, &completable);
-        let not_product: Vec<bool> = scorable
-            .iter()
-            .map(|&i| !series_of(data, &runs[i as usize]).product_path)
-            .collect();
-        score_criterion(runs, &scorable, 1, &not_product);
-    }
+            .map(|&i| start(&runs[i as usize]))
+            .min()
+            .unwrap_or(DAY_MAX);
+        score_criterion(runs, idx, 1, |_, r| start(r) == minstart);
+        let mut completable = [false; 64];
+        for (j, &i) in idx.iter().enumerate() {
+            completable[j] = finish(data, ctx, &runs[i as usize]).1;
+        }
+        score_criterion(runs, idx, 1, |j, _| completable[j]);
+        score_criterion(runs, idx, 1, |_, r| !series_of(data, r).product_path);
+        scorable
+    };
     // 8.7 highest score, ties broken by series preference
-    let mut best = scorable[0];
-    for &i in &scorable[1..] {
+    let idx = scorable.as_slice();
+    let mut best = idx[0];
+    for &i in &idx[1..] {
         let (a, b) = (&runs[i as usize], &runs[best as usize]);
         let pa = series_of(data, a).preference;
         let pb = series_of(data, b).preference;
@@ -234,108 +249,214 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
     best
 }
 
-/// CDSi chapter 8: the best patient series of every antigen into `s.best`.
+/// CDSi chapter 8: the best patient series of every antigen (one per
+/// series group, table 8-14) into `s.best_list` / `s.best_range`, and the
+/// primary one (status and forecast of the antigen) into `s.best`.
 pub(crate) fn select_best(data: &SupportingData, ctx: &Ctx<'_>, s: &mut Scratch) {
     s.best.clear();
+    s.best_list.clear();
+    s.best_range.clear();
     for aid in 0..data.antigens.len() {
         let (lo, hi) = s.antigen_runs[aid];
+        let start = s.best_list.len() as u16;
         if lo == hi {
             s.best.push(NONE16);
+            s.best_range.push((start, start));
             continue;
         }
-        // one prioritized series per series group
-        let mut prioritized: Vec<u16> = Vec::new();
-        let mut groups: Vec<u8> = Vec::new();
-        for i in lo..hi {
-            let g = series_of(data, &s.runs[i as usize]).series_group;
-            if !groups.contains(&g) {
-                groups.push(g);
+        // 8.1 – 8.7: one prioritized series per series group (runs are in
+        // series order; series groups are small integers)
+        let mut prioritized = Ids::new();
+        let mut seen = 0u64;
+        for first in lo..hi {
+            let g = series_of(data, &s.runs[first as usize]).series_group;
+            let bit = 1u64 << (g & 63);
+            if seen & bit != 0 {
+                continue;
             }
-        }
-        for g in groups {
-            let members: Vec<u16> = (lo..hi)
-                .filter(|&i| series_of(data, &s.runs[i as usize]).series_group == g)
-                .collect();
+            seen |= bit;
+            let members = Ids::from_iter(
+                (first..hi).filter(|&i| series_of(data, &s.runs[i as usize]).series_group == g),
+            );
+            let members = members.as_slice();
             // a series group none of whose series can start at the patient's
             // age, and with no satisfied target dose, is not applicable
-            let applicable = members.iter().any(|&i| {
-                let r = &s.runs[i as usize];
-                let sr = series_of(data, r);
-                r.any_satisfied()
-                    || (ctx.assess >= ctx.at_age(sr.min_age_to_start).unwrap_or(DAY_MIN)
-                        && ctx.assess < ctx.at_age(sr.max_age_to_start).unwrap_or(DAY_MAX))
-            });
+            let applicable = s.age_ok[aid] & (1u64 << (g & 63)) != 0
+                || members.iter().any(|&i| s.runs[i as usize].any_satisfied());
             if !applicable {
                 continue;
             }
-            let p = prioritize(data, ctx, &mut s.runs[..s.nruns], &members);
+            let p = prioritize(data, ctx, &mut s.runs[..s.nruns], members);
             if p != NONE16 {
                 prioritized.push(p);
             }
         }
-        s.best.push(best_of_groups(data, &s.runs, &prioritized));
+        let prioritized = prioritized.as_slice();
+        // 8.8 table 8-14: is the prioritized series a best patient series?
+        for &i in prioritized {
+            if is_best(data, &s.runs, prioritized, i) {
+                s.best_list.push(i);
+            }
+        }
+        let end = s.best_list.len() as u16;
+        s.best_range.push((start, end));
+        let primary = primary_of(&s.runs, &s.best_list[start as usize..end as usize]);
+        s.best.push(primary);
+        if primary != NONE16 {
+            forecast_dose_number(data, ctx, s, aid, primary);
+        }
     }
 }
 
-/// CDSi 8.8: one best patient series among the prioritized series of the
-/// series groups (equivalent series groups, series priority).
-fn best_of_groups(data: &SupportingData, runs: &[Run], prioritized: &[u16]) -> u16 {
-    match prioritized.len() {
-        0 => return NONE16,
-        1 => return prioritized[0],
-        _ => {}
-    }
-    // drop groups made unnecessary by a complete equivalent group
-    let mut keep: Vec<u16> = prioritized.to_vec();
-    for &i in prioritized {
-        let r = &runs[i as usize];
-        let s = series_of(data, r);
-        if r.status == SeriesStatus::Complete {
-            if let Some(eq) = s.equivalent_group {
-                keep.retain(|&j| j == i || series_of(data, &runs[j as usize]).series_group != eq);
+/// The evaluation of antigen dose `k` reported for the antigen: valid when
+/// any best patient series counted it (several series groups may each own
+/// some doses, e.g. standard PCV doses then a risk PPSV23 dose), otherwise the
+/// evaluation in the primary best series.
+pub(crate) fn merged_eval(s: &Scratch, aid: usize, k: usize) -> Option<DEval> {
+    let (lo, hi) = *s.best_range.get(aid)?;
+    let primary = *s.best.get(aid)?;
+    for &i in &s.best_list[lo as usize..hi as usize] {
+        if let Some(e) = s.runs[i as usize].evals.get(k) {
+            if e.status == DoseStatus::Valid {
+                return Some(*e);
             }
         }
     }
-    // a group still needing a dose wins over completed ones; then priority
-    let rank = |i: u16| {
-        let r = &runs[i as usize];
-        let s = series_of(data, r);
-        let need = match r.status {
-            SeriesStatus::NotComplete => 0,
-            SeriesStatus::Complete | SeriesStatus::Immune => 1,
-            _ => 2,
-        };
-        (need, u8::from(!r.any_satisfied()), s.priority, s.preference)
-    };
-    keep.iter()
-        .copied()
-        .min_by_key(|&i| rank(i))
-        .unwrap_or(NONE16)
+    s.runs.get(primary as usize)?.evals.get(k).copied()
 }
 
-fn to_forecast(f: &crate::engine::SeriesForecast) -> Forecast {
-    Forecast {
-        dose_number: f.dose,
-        earliest: out_date(f.earliest),
-        recommended: out_date(f.recommended),
-        past_due: f.past_due.map(out_date),
-        latest: f.latest.map(out_date),
-        vaccines: Vec::new(),
+/// CDSi 7.5 FORECASTDN-1: the forecast dose number is the number of valid
+/// doses plus one; for a seasonal target dose only doses given on or after the
+/// season start count.
+fn forecast_dose_number(
+    data: &SupportingData,
+    ctx: &Ctx<'_>,
+    s: &mut Scratch,
+    aid: usize,
+    primary: u16,
+) {
+    let r = &s.runs[primary as usize];
+    if r.forecast.is_none() {
+        return;
+    }
+    let season_start = series_of(data, r)
+        .doses
+        .get(r.t)
+        .and_then(|sd| sd.season_start)
+        .unwrap_or(DAY_MIN);
+    let mut n = 0u16;
+    for k in 0..s.adoses[aid].len() {
+        let day = ctx.doses[s.adoses[aid][k] as usize].day;
+        if day >= season_start
+            && merged_eval(s, aid, k).is_some_and(|e| e.status == DoseStatus::Valid)
+        {
+            n += 1;
+        }
+    }
+    if let Some(f) = s.runs[primary as usize].forecast.as_mut() {
+        f.dose = n + 1;
     }
 }
 
-/// CDSi 7.6: recommended vaccines of the best series' next target dose.
-fn recommended_vaccines(data: &SupportingData, ctx: &Ctx<'_>, r: &Run, earliest: Day) -> Vec<Cvx> {
+/// CDSi 8.8 table 8-14: a prioritized patient series is a best patient
+/// series when it is complete; otherwise when no prioritized series of one of
+/// its equivalent series groups is complete, it is not "evaluation only", and
+/// it is a risk series or no prioritized series of an equivalent series group
+/// is a risk series.
+fn is_best(data: &SupportingData, runs: &[Run], prioritized: &[u16], i: u16) -> bool {
+    let r = &runs[i as usize];
+    if r.status == SeriesStatus::Complete {
+        return true;
+    }
+    let s = series_of(data, r);
+    let in_equivalent = |j: &&u16| {
+        **j != i
+            && s.equivalent_group
+                .is_some_and(|eq| series_of(data, &runs[**j as usize]).series_group == eq)
+    };
+    if prioritized
+        .iter()
+        .filter(in_equivalent)
+        .any(|&j| runs[j as usize].status == SeriesStatus::Complete)
+    {
+        return false;
+    }
+    match s.series_type {
+        SeriesType::EvaluationOnly => false,
+        SeriesType::Risk => true,
+        SeriesType::Standard => !prioritized
+            .iter()
+            .filter(in_equivalent)
+            .any(|&j| series_of(data, &runs[j as usize]).series_type == SeriesType::Risk),
+    }
+}
+
+/// The best patient series which gives the antigen its status and forecast
+/// (CDSi 9.2 with several best series, one per series group): a series that
+/// still needs a dose (the one with the earliest forecast), else a complete or
+/// immune one, else the first.
+fn primary_of(runs: &[Run], best: &[u16]) -> u16 {
+    let mut pick: Option<(u8, Day, u16)> = None;
+    for &i in best {
+        let r = &runs[i as usize];
+        let key = match r.status {
+            SeriesStatus::NotComplete => (0, r.forecast.map_or(DAY_MAX, |f| f.earliest)),
+            SeriesStatus::Complete | SeriesStatus::Immune => (1, 0),
+            _ => (2, 0),
+        };
+        if pick.is_none_or(|(a, b, _)| (key.0, key.1) < (a, b)) {
+            pick = Some((key.0, key.1, i));
+        }
+    }
+    pick.map_or(NONE16, |p| p.2)
+}
+
+/// Writes a forecast into `slot`, reusing its vaccine list allocation.
+fn set_forecast(
+    slot: &mut Option<Forecast>,
+    dose: u16,
+    earliest: Day,
+    recommended: Day,
+    past_due: Option<Day>,
+    latest: Option<Day>,
+) -> &mut Vec<Cvx> {
+    let f = slot.get_or_insert_with(|| Forecast {
+        dose_number: 0,
+        earliest: NaiveDate::MIN,
+        recommended: NaiveDate::MIN,
+        past_due: None,
+        latest: None,
+        vaccines: Vec::new(),
+    });
+    f.dose_number = dose;
+    f.earliest = out_date(earliest);
+    f.recommended = out_date(recommended);
+    f.past_due = past_due.map(out_date);
+    f.latest = latest.map(out_date);
+    f.vaccines.clear();
+    &mut f.vaccines
+}
+
+/// CDSi 7.6: recommended vaccines of the best series' next target dose,
+/// appended to `out` (without duplicates).
+fn recommended_vaccines(
+    data: &SupportingData,
+    ctx: &Ctx<'_>,
+    r: &Run,
+    earliest: Day,
+    out: &mut Vec<Cvx>,
+) {
     let s = series_of(data, r);
     let Some(sd) = s.doses.get(r.t) else {
-        return Vec::new();
+        return;
     };
     let antigen = &data.antigens[r.antigen as usize];
-    sd.preferable
+    let ok = sd
+        .preferable
         .iter()
         .filter(|pv| pv.forecast)
         .filter(|pv| {
-            earliest >= ctx.at_age(pv.begin_age).unwrap_or(crate::date::DAY_MIN)
+            earliest >= ctx.at_age(pv.begin_age).unwrap_or(DAY_MIN)
                 && earliest < ctx.at_age(pv.end_age).unwrap_or(DAY_MAX)
         })
         .filter(|pv| {
@@ -343,78 +464,108 @@ fn recommended_vaccines(data: &SupportingData, ctx: &Ctx<'_>, r: &Run, earliest:
             !antigen.vaccine_contraindications.iter().any(|vc| {
                 vc.cvx == pv.cvx
                     && ctx.obs.iter().any(|o| o.0 == vc.observation)
-                    && ctx.assess >= ctx.at_age(vc.begin_age).unwrap_or(crate::date::DAY_MIN)
+                    && ctx.assess >= ctx.at_age(vc.begin_age).unwrap_or(DAY_MIN)
                     && ctx.assess < ctx.at_age(vc.end_age).unwrap_or(DAY_MAX)
             })
-        })
-        .map(|pv| Cvx(pv.cvx))
-        .collect()
+        });
+    for pv in ok {
+        if !out.contains(&Cvx(pv.cvx)) {
+            out.push(Cvx(pv.cvx));
+        }
+    }
 }
 
-/// CDSi chapter 9: vaccine group results.
+/// The primary best runs of the antigens of a vaccine group.
+fn best_runs<'s>(s: &'s Scratch, g: &'s VaccineGroup) -> impl Iterator<Item = &'s Run> + Clone {
+    g.antigens.iter().filter_map(move |&a| {
+        let b = *s.best.get(a as usize)?;
+        (b != NONE16).then(|| &s.runs[b as usize])
+    })
+}
+
+/// CDSi chapter 9: vaccine group results, written into `out` reusing its
+/// allocations (batch callers pass the same `Assessment` every time).
 pub(crate) fn vaccine_groups(
     data: &SupportingData,
     ctx: &Ctx<'_>,
     s: &Scratch,
     out: &mut Assessment,
 ) {
-    out.vaccine_groups.clear();
+    let mut n = 0;
     for (gid, g) in data.vaccine_groups.iter().enumerate() {
-        let bests: Vec<&Run> = g
-            .antigens
-            .iter()
-            .filter_map(|&a| {
-                let b = *s.best.get(a as usize)?;
-                (b != NONE16).then(|| &s.runs[b as usize])
-            })
-            .collect();
-        if bests.is_empty() {
+        let bests = best_runs(s, g);
+        let Some(first) = bests.clone().next() else {
             continue;
+        };
+        if out.vaccine_groups.len() <= n {
+            out.vaccine_groups.push(VaccineGroupResult {
+                group: 0,
+                status: SeriesStatus::NotComplete,
+                forecast: None,
+                evaluations: Vec::new(),
+            });
         }
-        let mut evaluations = Vec::new();
-        for r in &bests {
+        let res = &mut out.vaccine_groups[n];
+        n += 1;
+        res.group = gid as VaccineGroupId;
+        res.evaluations.clear();
+        for r in bests.clone() {
             let aid = r.antigen as usize;
-            for (k, e) in r.evals.iter().enumerate() {
+            for k in 0..r.evals.len() {
+                let Some(e) = merged_eval(s, aid, k) else {
+                    continue;
+                };
                 let di = s.adoses[aid][k] as usize;
-                evaluations.push(DoseEvaluation {
+                res.evaluations.push(DoseEvaluation {
                     dose_index: ctx.doses[di].orig as usize,
                     antigen: r.antigen,
                     status: e.status,
                     reason: e.reason,
+                    reasons: e.reasons,
                 });
             }
         }
-        evaluations.sort_by_key(|e| (e.dose_index, e.antigen));
-        let (status, forecast) = if bests.len() == 1 && g.antigens.len() == 1 {
-            // CDSi 9.2 single antigen vaccine group
-            let r = bests[0];
-            let f = r.forecast.as_ref().map(|f| {
-                let mut fc = to_forecast(f);
-                fc.vaccines = recommended_vaccines(data, ctx, r, f.earliest);
-                fc
-            });
-            (r.status, f)
+        if g.antigens.len() > 1 {
+            res.evaluations
+                .sort_unstable_by_key(|e| (e.dose_index, e.antigen));
         } else {
-            multi_antigen(data, ctx, g, &bests)
-        };
-        out.vaccine_groups.push(VaccineGroupResult {
-            group: gid as VaccineGroupId,
-            status,
-            forecast,
-            evaluations,
-        });
+            res.evaluations.sort_by_key(|e| e.dose_index);
+        }
+        if g.antigens.len() == 1 {
+            // CDSi 9.2 single antigen vaccine group
+            res.status = first.status;
+            match first.forecast.as_ref() {
+                Some(f) => {
+                    let v = set_forecast(
+                        &mut res.forecast,
+                        f.dose,
+                        f.earliest,
+                        f.recommended,
+                        f.past_due,
+                        f.latest,
+                    );
+                    recommended_vaccines(data, ctx, first, f.earliest, v);
+                }
+                None => res.forecast = None,
+            }
+        } else {
+            res.status = multi_antigen(data, ctx, s, g, bests, &mut res.forecast);
+        }
     }
+    out.vaccine_groups.truncate(n);
 }
 
 /// CDSi 9.3 multiple antigen vaccine group (table 9-4, MULTIANTVG rules).
-fn multi_antigen(
+fn multi_antigen<'s>(
     data: &SupportingData,
     ctx: &Ctx<'_>,
+    s: &Scratch,
     g: &VaccineGroup,
-    bests: &[&Run],
-) -> (SeriesStatus, Option<Forecast>) {
-    let any = |st: SeriesStatus| bests.iter().any(|r| r.status == st);
-    let all = |f: &dyn Fn(SeriesStatus) -> bool| bests.iter().all(|r| f(r.status));
+    bests: impl Iterator<Item = &'s Run> + Clone,
+    slot: &mut Option<Forecast>,
+) -> SeriesStatus {
+    let any = |st: SeriesStatus| bests.clone().any(|r| r.status == st);
+    let all = |f: &dyn Fn(SeriesStatus) -> bool| bests.clone().all(|r| f(r.status));
     let status = if g.administer_full {
         if any(SeriesStatus::Contraindicated) {
             SeriesStatus::Contraindicated
@@ -445,57 +596,69 @@ fn multi_antigen(
         SeriesStatus::NotRecommended
     };
     if status != SeriesStatus::NotComplete {
-        return (status, None);
+        *slot = None;
+        return status;
     }
-    let fs: Vec<(&Run, &crate::engine::SeriesForecast)> = bests
-        .iter()
+    let fs = bests
         .filter(|r| r.status == SeriesStatus::NotComplete)
-        .filter_map(|r| r.forecast.as_ref().map(|f| (*r, f)))
-        .collect();
-    let Some(&(first_run, first)) = fs.first() else {
-        return (status, None);
+        .filter_map(|r| r.forecast.as_ref().map(|f| (r, f)));
+    let Some((_, first)) = fs.clone().next() else {
+        *slot = None;
+        return status;
     };
-    // MULTIANTVG-1: latest earliest date (dose number of that antigen)
-    let (mut er, mut ef) = (first_run, first);
-    for &(r, f) in &fs[1..] {
-        if f.earliest > ef.earliest {
-            er = r;
+    // MULTIANTVG-1: the latest earliest date of the antigens, unless an
+    // antigen's next target dose has only "override" priority intervals
+    // (CDSi 6.5 interval priority): then the earliest of the earliest dates
+    let overrides = fs.clone().any(|(r, _)| {
+        series_of(data, r).doses.get(r.t).is_some_and(|sd| {
+            !sd.intervals.is_empty() && sd.intervals.iter().all(|iv| iv.priority_override)
+        })
+    });
+    let mut ef = first;
+    for (_, f) in fs.clone().skip(1) {
+        if (f.earliest > ef.earliest) != overrides && f.earliest != ef.earliest {
             ef = f;
         }
     }
-    let earliest = ef.earliest;
+    let mut earliest = ef.earliest;
+    if overrides {
+        // ... but not before the last dose administered in the group
+        let last = g
+            .antigens
+            .iter()
+            .filter_map(|&a| s.adoses.get(a as usize)?.last())
+            .map(|&i| ctx.doses[i as usize].day)
+            .max();
+        if let Some(l) = last {
+            earliest = earliest.max(l);
+        }
+    }
     // MULTIANTVG-2/3: earliest recommended / past due, not before earliest
     let recommended = fs
-        .iter()
+        .clone()
         .map(|(_, f)| f.recommended)
         .min()
         .unwrap_or(earliest)
         .max(earliest);
     let past_due = fs
-        .iter()
+        .clone()
         .filter_map(|(_, f)| f.past_due)
         .min()
         .map(|p| p.max(earliest));
     // MULTIANTVG-4: earliest latest date
-    let latest = fs.iter().filter_map(|(_, f)| f.latest).min();
-    let mut vaccines: Vec<Cvx> = Vec::new();
-    for (r, _) in &fs {
-        for v in recommended_vaccines(data, ctx, r, earliest) {
-            if !vaccines.contains(&v) {
-                vaccines.push(v);
-            }
-        }
+    let latest = fs.clone().filter_map(|(_, f)| f.latest).min();
+    // FORECASTDN-2: the lowest dose number of the antigens when the full
+    // vaccine group is administered, otherwise the highest
+    let doses = fs.clone().map(|(_, f)| f.dose);
+    let dose_number = if g.administer_full {
+        doses.min()
+    } else {
+        doses.max()
     }
-    let _ = er;
-    (
-        status,
-        Some(Forecast {
-            dose_number: ef.dose,
-            earliest: out_date(earliest),
-            recommended: out_date(recommended),
-            past_due: past_due.map(out_date),
-            latest: latest.map(out_date),
-            vaccines,
-        }),
-    )
+    .unwrap_or(ef.dose);
+    let v = set_forecast(slot, dose_number, earliest, recommended, past_due, latest);
+    for (r, _) in fs {
+        recommended_vaccines(data, ctx, r, earliest, v);
+    }
+    status
 }

@@ -207,6 +207,16 @@ impl SupportingData {
             i = j;
         }
 
+        for a in antigens.iter_mut() {
+            for sd in a.series.iter_mut().flat_map(|s| s.doses.iter_mut()) {
+                sd.live = sd.preferable.iter().any(|pv| {
+                    live_by_current
+                        .get(pv.cvx as usize)
+                        .is_some_and(|(lo, hi)| lo != hi)
+                });
+            }
+        }
+
         // observations
         let mut observations = Vec::new();
         if let Some(obs) = child(root, "observations") {
@@ -377,7 +387,7 @@ fn parse_skip(n: Node<'_, '_>, group_names: &mut Vec<String>) -> ConditionalSkip
 
 fn parse_series_dose(n: Node<'_, '_>, group_names: &mut Vec<String>) -> SeriesDose {
     let season = child(n, "seasonalRecommendation");
-    SeriesDose {
+    let mut sd = SeriesDose {
         ages: children(n, "age").map(parse_age).collect(),
         intervals: children(n, "interval").filter_map(parse_interval).collect(),
         allowable_intervals: children(n, "allowableInterval")
@@ -414,7 +424,15 @@ fn parse_series_dose(n: Node<'_, '_>, group_names: &mut Vec<String>) -> SeriesDo
         recurring: yes(n, "recurringDose"),
         season_start: season.and_then(|s| date(s, "startDate")),
         season_end: season.and_then(|s| date(s, "endDate")),
-    }
+        live: false,
+        prev_min: None,
+    };
+    sd.prev_min = sd
+        .intervals
+        .iter()
+        .filter(|i| matches!(i.from, IntervalFrom::Previous))
+        .find_map(|i| i.min);
+    sd
 }
 
 fn parse_antigen(
@@ -540,7 +558,23 @@ fn parse_antigen(
                 })
             })
         });
+        // lower bound of the first age at which a dose can be valid: the
+        // smallest absolute minimum age of any target dose (every age
+        // definition), a month counted as 28 days
+        let min_valid_days = doses.iter().try_fold(i32::MAX, |acc, d| {
+            let m = d
+                .ages
+                .iter()
+                .map(|a| a.abs_min.or(a.min).map(|p| p.months.max(0) * 28 + p.days))
+                .try_fold(i32::MAX, |x, v| v.map(|v| x.min(v)))?;
+            if d.ages.is_empty() {
+                None
+            } else {
+                Some(acc.min(m))
+            }
+        });
         series.push(Series {
+            min_valid_days,
             name: text(s, "seriesName").to_string(),
             series_type,
             equivalent_group,
@@ -558,6 +592,11 @@ fn parse_antigen(
             doses,
             depends_on_groups,
         });
+    }
+    if series_group_names.len() > 64 {
+        return Err(DataError::Invalid(format!(
+            "antigen {name:?} has too many series groups"
+        )));
     }
     if series.len() > 60 {
         return Err(DataError::Invalid(format!(
