@@ -33,6 +33,12 @@ pub enum HardRule {
     /// Given names unrelated (no nickname, typo, alias, initial or
     /// first/middle swap explains the difference): at most a
     /// `PossibleMatch`. Twins differ in exactly this field and nowhere else.
+    /// Not raised when the identity is corroborated independently of the
+    /// household: an identifier agrees exactly (SSN, Medicaid, birth
+    /// certificate or an MRN of the same assigning authority), the birth
+    /// date agrees exactly, the surname or street address agrees, sex does
+    /// not conflict, and neither record reports a multiple birth. Twins
+    /// share the birth date and address but not their own identifiers.
     GivenNameConflict,
     /// Unrelated given names where either record reports a multiple birth:
     /// the classic twin pair (same birth date, mother, address, phone).
@@ -516,6 +522,26 @@ fn compare_shots(a: &[(NaiveDate, String)], b: &[(NaiveDate, String)]) -> Graded
     }
 }
 
+/// Identity evidence that does not come from the household (see
+/// [`HardRule::GivenNameConflict`]).
+fn identity_corroborated(c: &Comparison<'_>) -> bool {
+    let id_exact = [
+        Field::Ssn,
+        Field::Medicaid,
+        Field::BirthCertificate,
+        Field::Mrn,
+    ]
+    .iter()
+    .any(|f| c.level(*f) == Level::Exact);
+    let no_id_conflict = !c.rules.contains(HardRule::SsnConflict)
+        && !c.rules.contains(HardRule::BirthCertificateConflict);
+    id_exact
+        && no_id_conflict
+        && c.level(Field::BirthDate) == Level::Exact
+        && !c.rules.contains(HardRule::SexConflict)
+        && (c.level(Field::LastName) <= Level::Moderate || c.level(Field::Address) <= Level::Strong)
+}
+
 /// Compares two normalized records field by field.
 pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparison<'a> {
     let mut c = Comparison {
@@ -569,6 +595,7 @@ pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparis
             }
         }
         if first.0 == Level::Disagree {
+            // Provisional; may be lifted by corroboration (end of compare).
             c.rules.insert(HardRule::GivenNameConflict);
         }
         c.set(Field::FirstName, first.0, first.1);
@@ -648,6 +675,9 @@ pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparis
         || b.multiple_birth.is_multiple() == Some(true);
     if multiple && c.rules.contains(HardRule::GivenNameConflict) {
         c.rules.insert(HardRule::MultipleBirthSiblings);
+    }
+    if c.rules.contains(HardRule::GivenNameConflict) && !multiple && identity_corroborated(&c) {
+        c.rules.remove(HardRule::GivenNameConflict);
     }
     c.set(Field::MultipleBirth, mb.0, mb.1);
     let shots = compare_shots(&a.shots, &b.shots);

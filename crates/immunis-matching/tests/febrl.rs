@@ -249,7 +249,7 @@ fn febrl4_linkage() {
     // Brief's target is F1 >= 0.99; measured 0.946 (see BENCHMARKS.md): the
     // unrelated-given-name cap sends ~8% of true links to review. This
     // floor guards against regressions.
-    assert!(e.f1 >= 0.94, "febrl4 F1 {}", e.f1);
+    assert!(e.f1 >= 0.98, "febrl4 F1 {}", e.f1);
 }
 
 #[test]
@@ -266,5 +266,5 @@ fn febrl3_deduplication() {
     report("febrl3", &e);
     assert!(e.precision >= 1.0, "febrl3 precision {}", e.precision);
     // Brief's target is F1 >= 0.98; measured 0.907 (see BENCHMARKS.md).
-    assert!(e.f1 >= 0.90, "febrl3 F1 {}", e.f1);
+    assert!(e.f1 >= 0.96, "febrl3 F1 {}", e.f1);
 }
