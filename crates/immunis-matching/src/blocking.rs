@@ -10,13 +10,18 @@
 //!
 //! Keys are chosen so that every error pattern the scorer tolerates still
 //! shares at least one key with the true match:
-//! * surname phonetic code + birth date (first name changed, nickname),
-//! * first-name phonetic code + birth date (surname changed or hyphenated),
+//! * any name's phonetic code + birth date, whichever name field it is in
+//!   (first name changed or nickname, surname changed or hyphenated, first
+//!   and last names swapped with one of them garbled),
 //! * both names' codes + birth year (birth-date typos, first/last swapped),
 //! * both names' codes + month/day (birth-year typos),
 //! * both names' codes + ZIP (no or garbled birth date),
 //! * identifiers: SSN, Medicaid, birth certificate, MRN per assigning
-//!   authority, phone + birth year.
+//!   authority, phone + birth year,
+//! * birth date + ZIP (both names garbled or replaced).
+//!
+//! Version history: 2 added `DobZip`, and `AnyNameDob` replacing
+//! `LastNameDob` / `FirstNameDob`.
 //!
 //! Birth dates are canonicalized with month and day sorted, so a day/month
 //! swap lands in the same block. Block sizes stay small at state scale because
@@ -33,15 +38,17 @@ use crate::record::MatchRecord;
 
 /// Version of the key definitions; persisted keys from another version must
 /// be recomputed.
-pub const BLOCKING_KEY_VERSION: u32 = 1;
+pub const BLOCKING_KEY_VERSION: u32 = 2;
 
 /// What a blocking key is built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum BlockingKeyKind {
-    /// NYSIIS(surname or surname part) + canonical birth date.
+    /// NYSIIS(surname or surname part) + canonical birth date. Version 1
+    /// only: superseded by [`BlockingKeyKind::AnyNameDob`], no longer emitted.
     LastNameDob = 1,
-    /// NYSIIS(given name) + canonical birth date.
+    /// NYSIIS(given name) + canonical birth date. Version 1 only: superseded
+    /// by [`BlockingKeyKind::AnyNameDob`], no longer emitted.
     FirstNameDob = 2,
     /// Double Metaphone of both names (order-free) + birth year.
     NamesYear = 3,
@@ -59,6 +66,13 @@ pub enum BlockingKeyKind {
     Mrn = 9,
     /// Phone number + birth year.
     PhoneYear = 10,
+    /// Canonical birth date + ZIP / postcode (4-5 digits): both names
+    /// garbled, replaced or swapped.
+    DobZip = 11,
+    /// NYSIIS of a given name or surname, from either name field, +
+    /// canonical birth date: first and last names swapped (and one of them
+    /// garbled) between the records.
+    AnyNameDob = 12,
 }
 
 /// A blocking key: kind tag plus a stable 64-bit hash.
@@ -143,11 +157,14 @@ pub fn blocking_keys_normalized(n: &NormalizedRecord) -> Vec<BlockingKey> {
     let legal_last = n.last.first();
 
     if let Some((year, md)) = &dob {
-        for l in &lasts {
-            keys.push(BlockingKey::new(K::LastNameDob, &[l, year, md]));
+        // Supersedes `LastNameDob` / `FirstNameDob` (version 1).
+        for code in lasts.iter().chain(&firsts) {
+            keys.push(BlockingKey::new(K::AnyNameDob, &[code, year, md]));
         }
-        for f in &firsts {
-            keys.push(BlockingKey::new(K::FirstNameDob, &[f, year, md]));
+        for a in &n.addresses {
+            if a.zip5.len() >= 4 {
+                keys.push(BlockingKey::new(K::DobZip, &[year, md, &a.zip5]));
+            }
         }
     }
     if let (Some(f), Some(l)) = (legal_first, legal_last) {

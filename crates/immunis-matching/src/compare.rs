@@ -524,22 +524,30 @@ fn compare_shots(a: &[(NaiveDate, String)], b: &[(NaiveDate, String)]) -> Graded
 
 /// Identity evidence that does not come from the household (see
 /// [`HardRule::GivenNameConflict`]).
+///
+/// A personal identifier must agree exactly: an MRN of the same assigning
+/// authority, a Medicaid id or a birth-certificate number; or an SSN backed
+/// by the surname or street address (children's records sometimes carry a
+/// parent's SSN, which siblings then share). The birth date must agree
+/// exactly, or be absent on one side with surname and street address both
+/// agreeing. Sex and the other identifiers must not conflict.
 fn identity_corroborated(c: &Comparison<'_>) -> bool {
-    let id_exact = [
-        Field::Ssn,
-        Field::Medicaid,
-        Field::BirthCertificate,
-        Field::Mrn,
-    ]
-    .iter()
-    .any(|f| c.level(*f) == Level::Exact);
-    let no_id_conflict = !c.rules.contains(HardRule::SsnConflict)
-        && !c.rules.contains(HardRule::BirthCertificateConflict);
-    id_exact
-        && no_id_conflict
-        && c.level(Field::BirthDate) == Level::Exact
-        && !c.rules.contains(HardRule::SexConflict)
-        && (c.level(Field::LastName) <= Level::Moderate || c.level(Field::Address) <= Level::Strong)
+    let surname = c.level(Field::LastName) <= Level::Moderate;
+    let street = c.level(Field::Address) <= Level::Strong;
+    let personal_id = [Field::Mrn, Field::Medicaid, Field::BirthCertificate]
+        .iter()
+        .any(|f| c.level(*f) == Level::Exact)
+        || (c.level(Field::Ssn) == Level::Exact && (surname || street));
+    let conflicts = c.rules.contains(HardRule::SsnConflict)
+        || c.rules.contains(HardRule::BirthCertificateConflict)
+        || c.rules.contains(HardRule::SexConflict)
+        || c.level(Field::Mrn) == Level::Disagree;
+    let birth = match c.level(Field::BirthDate) {
+        Level::Exact => true,
+        Level::Missing => c.level(Field::LastName) <= Level::Strong && street,
+        _ => false,
+    };
+    personal_id && birth && !conflicts
 }
 
 /// Compares two normalized records field by field.

@@ -144,6 +144,41 @@ fn evaluate(
         .iter()
         .filter(|(i, j)| truth.contains(&key(*i, *j)))
         .count();
+    if std::env::var_os("FEBRL_DUMP").is_some() {
+        let found: HashSet<(String, String)> = pairs.iter().map(|&(i, j)| key(i, j)).collect();
+        let pos_l: HashMap<&str, usize> = left
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.0.as_str(), i))
+            .collect();
+        let pos_r: HashMap<&str, usize> = right
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.0.as_str(), i))
+            .collect();
+        for t in truth.iter().filter(|t| !found.contains(*t)) {
+            let (Some(&i), Some(&j)) = (
+                pos_l.get(t.0.as_str()).or(pos_l.get(t.1.as_str())),
+                pos_r.get(t.1.as_str()).or(pos_r.get(t.0.as_str())),
+            ) else {
+                continue;
+            };
+            let (x, y) = (&left[i].1, &right[j].1);
+            println!(
+                "UNBLOCKED {} {} {:?} {:?} {:?} | {} {} {:?} {:?} {:?}",
+                x.name.first,
+                x.name.last,
+                x.birth_date,
+                x.addresses.first().map(|a| (&a.street1, &a.zip)),
+                x.identifiers.first().map(|i| &i.value),
+                y.name.first,
+                y.name.last,
+                y.birth_date,
+                y.addresses.first().map(|a| (&a.street1, &a.zip)),
+                y.identifiers.first().map(|i| &i.value),
+            );
+        }
+    }
 
     // Unsupervised fit on this data's candidate pairs (labels are only used
     // for scoring the result below).
@@ -180,6 +215,7 @@ fn evaluate(
     let mut tp = 0usize;
     let mut fp = 0usize;
     let mut shown = 0;
+    let mut missed: HashMap<String, usize> = HashMap::new();
     for &(i, j) in &pairs {
         let r = matcher.compare(&nl[i], &nr[j]);
         let is_true = truth.contains(&key(i, j));
@@ -189,6 +225,41 @@ fn evaluate(
             } else {
                 fp += 1;
             }
+        }
+        if is_true && r.outcome != Outcome::Match {
+            let lv = |f: immunis_matching::Field| {
+                r.fields
+                    .iter()
+                    .find(|x| x.field == f)
+                    .map(|x| x.level.name())
+                    .unwrap_or("?")
+            };
+            use immunis_matching::Field as F;
+            let key = format!(
+                "rules={:?} score>=16:{} first={} last={} dob={} addr={} id={}",
+                r.rules,
+                r.score >= MATCH_BITS,
+                lv(F::FirstName),
+                lv(F::LastName),
+                lv(F::BirthDate),
+                lv(F::Address),
+                lv(F::Mrn)
+            );
+            if std::env::var_os("FEBRL_DUMP").is_some() {
+                let (x, y) = (&left[i].1, &right[j].1);
+                println!(
+                    "MISS {key} | {} {} {:?} {:?} | {} {} {:?} {:?}",
+                    x.name.first,
+                    x.name.last,
+                    x.birth_date,
+                    x.addresses.first().map(|a| (&a.street1, &a.city)),
+                    y.name.first,
+                    y.name.last,
+                    y.birth_date,
+                    y.addresses.first().map(|a| (&a.street1, &a.city)),
+                );
+            }
+            *missed.entry(key).or_default() += 1;
         }
         if std::env::var_os("FEBRL_VERBOSE").is_some()
             && (is_true != (r.outcome == Outcome::Match))
@@ -212,6 +283,13 @@ fn evaluate(
                     f.detail
                 );
             }
+        }
+    }
+    if std::env::var_os("FEBRL_VERBOSE").is_some() {
+        let mut m: Vec<(String, usize)> = missed.into_iter().collect();
+        m.sort_by(|a, b| b.1.cmp(&a.1));
+        for (k, n) in m.iter().take(25) {
+            println!("missed {n:4} {k}");
         }
     }
     let precision = tp as f64 / (tp + fp).max(1) as f64;
@@ -249,7 +327,7 @@ fn febrl4_linkage() {
     // Brief's target is F1 >= 0.99; measured 0.946 (see BENCHMARKS.md): the
     // unrelated-given-name cap sends ~8% of true links to review. This
     // floor guards against regressions.
-    assert!(e.f1 >= 0.98, "febrl4 F1 {}", e.f1);
+    assert!(e.f1 >= 0.985, "febrl4 F1 {}", e.f1);
 }
 
 #[test]
@@ -266,5 +344,5 @@ fn febrl3_deduplication() {
     report("febrl3", &e);
     assert!(e.precision >= 1.0, "febrl3 precision {}", e.precision);
     // Brief's target is F1 >= 0.98; measured 0.907 (see BENCHMARKS.md).
-    assert!(e.f1 >= 0.96, "febrl3 F1 {}", e.f1);
+    assert!(e.f1 >= 0.97, "febrl3 F1 {}", e.f1);
 }
