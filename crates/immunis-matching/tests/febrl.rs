@@ -287,7 +287,7 @@ fn evaluate(
     }
     if std::env::var_os("FEBRL_VERBOSE").is_some() {
         let mut m: Vec<(String, usize)> = missed.into_iter().collect();
-        m.sort_by(|a, b| b.1.cmp(&a.1));
+        m.sort_by_key(|b| std::cmp::Reverse(b.1));
         for (k, n) in m.iter().take(25) {
             println!("missed {n:4} {k}");
         }
