@@ -18,10 +18,12 @@
 //! * both names' codes + ZIP (no or garbled birth date),
 //! * identifiers: SSN, Medicaid, birth certificate, MRN per assigning
 //!   authority, phone + birth year,
-//! * birth date + ZIP (both names garbled or replaced).
+//! * birth date + ZIP (both names garbled or replaced),
+//! * identifiers with one position masked, and with their digits sorted
+//!   (one mistyped or two transposed digits).
 //!
-//! Version history: 2 added `DobZip`, and `AnyNameDob` replacing
-//! `LastNameDob` / `FirstNameDob`.
+//! Version history: 2 added `DobZip`, `IdMasked`, `IdDigitsSorted`, and
+//! `AnyNameDob` replacing `LastNameDob` / `FirstNameDob`.
 //!
 //! Birth dates are canonicalized with month and day sorted, so a day/month
 //! swap lands in the same block. Block sizes stay small at state scale because
@@ -73,6 +75,11 @@ pub enum BlockingKeyKind {
     /// canonical birth date: first and last names swapped (and one of them
     /// garbled) between the records.
     AnyNameDob = 12,
+    /// An identifier (SSN, Medicaid, MRN with its scope) with one digit
+    /// position masked, one key per position: single-digit keying errors.
+    IdMasked = 13,
+    /// An identifier's digits sorted (with its scope): transposed digits.
+    IdDigitsSorted = 14,
 }
 
 /// A blocking key: kind tag plus a stable 64-bit hash.
@@ -200,6 +207,37 @@ pub fn blocking_keys_normalized(n: &NormalizedRecord) -> Vec<BlockingKey> {
             &[&id.kind, &id.authority, &id.value],
         ));
     }
+    // Near-identical identifiers. Short values (under 6 characters) are
+    // skipped: masking them would make huge blocks.
+    let scoped = n.scoped_ids.iter().map(|id| {
+        (
+            format!("{}\u{1f}{}", id.kind, id.authority),
+            id.value.as_str(),
+        )
+    });
+    let ids = n
+        .ssn
+        .iter()
+        .map(|v| ("SSN".to_owned(), v.as_str()))
+        .chain(
+            n.medicaid
+                .iter()
+                .map(|v| ("MEDICAID".to_owned(), v.as_str())),
+        )
+        .chain(scoped);
+    for (scope, value) in ids {
+        if value.len() < 6 || !value.is_ascii() {
+            continue;
+        }
+        for i in 0..value.len() {
+            let masked = format!("{}_{}", &value[..i], &value[i + 1..]);
+            keys.push(BlockingKey::new(K::IdMasked, &[&scope, &masked]));
+        }
+        let mut sorted: Vec<u8> = value.bytes().collect();
+        sorted.sort_unstable();
+        let sorted = String::from_utf8_lossy(&sorted).into_owned();
+        keys.push(BlockingKey::new(K::IdDigitsSorted, &[&scope, &sorted]));
+    }
     if let Some((year, _)) = &dob {
         for p in &n.phones {
             keys.push(BlockingKey::new(K::PhoneYear, &[p, year]));
@@ -262,5 +300,40 @@ mod tests {
         assert!(shares(&base, &rec("William", "Smith", 2012, 6, 4)));
         assert!(shares(&base, &rec("Smith", "William", 2011, 6, 5)));
         assert!(!shares(&base, &rec("Mary", "Jones", 2011, 6, 4)));
+    }
+
+    #[test]
+    fn version_2_keys_cover_garbled_names_and_ids() {
+        use crate::record::{Address, Identifier, IdentifierKind};
+        // Names swapped, one garbled: shares the any-name + date key.
+        let base = rec("Mikhayla", "Hannagan", 1990, 3, 28);
+        assert!(shares(&base, &rec("Hannaan", "Mikhayla", 1990, 3, 28)));
+        // Both names replaced: shares date + ZIP.
+        let with_zip = |mut r: MatchRecord| {
+            r.addresses.push(Address {
+                zip: "48909".into(),
+                ..Address::default()
+            });
+            r
+        };
+        assert!(shares(
+            &with_zip(rec("Ann", "Lee", 2011, 6, 4)),
+            &with_zip(rec("Zoe", "Park", 2011, 6, 4))
+        ));
+        // Identifier with one mistyped or two transposed digits.
+        let with_ssn = |v: &str| {
+            let mut r = rec("Ann", "Lee", 2011, 6, 4);
+            r.name = PersonName::default();
+            r.birth_date = None;
+            r.identifiers.push(Identifier {
+                kind: IdentifierKind::Ssn,
+                authority: String::new(),
+                value: v.into(),
+            });
+            r
+        };
+        assert!(shares(&with_ssn("494523553"), &with_ssn("494523653")));
+        assert!(shares(&with_ssn("494523553"), &with_ssn("494525353")));
+        assert!(!shares(&with_ssn("494523553"), &with_ssn("111222333")));
     }
 }
