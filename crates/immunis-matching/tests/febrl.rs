@@ -240,7 +240,7 @@ fn evaluate(
             };
             use immunis_matching::Field as F;
             let key = format!(
-                "rules={:?} score>=16:{} first={} last={} dob={} addr={} id={}",
+                "rules={:?} linkable-score:{} first={} last={} dob={} addr={} id={}",
                 r.rules,
                 r.score >= MATCH_BITS,
                 lv(F::FirstName),
