@@ -9,6 +9,11 @@
 //! Thresholds: chosen on the training files to maximise three-class
 //! agreement with zero false merges and a safety margin.
 //!
+//! Figures printed here are for the threshold path alone
+//! (`Matcher::new`, no decision policy). The shipped `Matcher::default()`
+//! decides with `data/policy.tsv`, which uses this model's score: after
+//! writing a new model, re-fit the policy with `examples/fit_policy.rs`.
+//!
 //! ```text
 //! cargo run --release -p immunis-matching --example fit_model -- \
 //!     --train MIIS-B.txt,MIIS-C.txt --out crates/immunis-matching/data/model.tsv

@@ -10,13 +10,20 @@
 //!
 //! Keys are chosen so that every error pattern the scorer tolerates still
 //! shares at least one key with the true match:
-//! * surname phonetic code + birth date (first name changed, nickname),
-//! * first-name phonetic code + birth date (surname changed or hyphenated),
+//! * any name's phonetic code + birth date, whichever name field it is in
+//!   (first name changed or nickname, surname changed or hyphenated, first
+//!   and last names swapped with one of them garbled),
 //! * both names' codes + birth year (birth-date typos, first/last swapped),
 //! * both names' codes + month/day (birth-year typos),
 //! * both names' codes + ZIP (no or garbled birth date),
 //! * identifiers: SSN, Medicaid, birth certificate, MRN per assigning
-//!   authority, phone + birth year.
+//!   authority, phone + birth year,
+//! * birth date + ZIP (both names garbled or replaced),
+//! * identifiers with one position masked, and with their digits sorted
+//!   (one mistyped or two transposed digits).
+//!
+//! Version history: 2 added `DobZip`, `IdMasked`, `IdDigitsSorted`, and
+//! `AnyNameDob` replacing `LastNameDob` / `FirstNameDob`.
 //!
 //! Birth dates are canonicalized with month and day sorted, so a day/month
 //! swap lands in the same block. Block sizes stay small at state scale because
@@ -33,15 +40,17 @@ use crate::record::MatchRecord;
 
 /// Version of the key definitions; persisted keys from another version must
 /// be recomputed.
-pub const BLOCKING_KEY_VERSION: u32 = 1;
+pub const BLOCKING_KEY_VERSION: u32 = 2;
 
 /// What a blocking key is built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum BlockingKeyKind {
-    /// NYSIIS(surname or surname part) + canonical birth date.
+    /// NYSIIS(surname or surname part) + canonical birth date. Version 1
+    /// only: superseded by [`BlockingKeyKind::AnyNameDob`], no longer emitted.
     LastNameDob = 1,
-    /// NYSIIS(given name) + canonical birth date.
+    /// NYSIIS(given name) + canonical birth date. Version 1 only: superseded
+    /// by [`BlockingKeyKind::AnyNameDob`], no longer emitted.
     FirstNameDob = 2,
     /// Double Metaphone of both names (order-free) + birth year.
     NamesYear = 3,
@@ -59,6 +68,18 @@ pub enum BlockingKeyKind {
     Mrn = 9,
     /// Phone number + birth year.
     PhoneYear = 10,
+    /// Canonical birth date + ZIP / postcode (4-5 digits): both names
+    /// garbled, replaced or swapped.
+    DobZip = 11,
+    /// NYSIIS of a given name or surname, from either name field, +
+    /// canonical birth date: first and last names swapped (and one of them
+    /// garbled) between the records.
+    AnyNameDob = 12,
+    /// An identifier (SSN, Medicaid, MRN with its scope) with one digit
+    /// position masked, one key per position: single-digit keying errors.
+    IdMasked = 13,
+    /// An identifier's digits sorted (with its scope): transposed digits.
+    IdDigitsSorted = 14,
 }
 
 /// A blocking key: kind tag plus a stable 64-bit hash.
@@ -143,11 +164,14 @@ pub fn blocking_keys_normalized(n: &NormalizedRecord) -> Vec<BlockingKey> {
     let legal_last = n.last.first();
 
     if let Some((year, md)) = &dob {
-        for l in &lasts {
-            keys.push(BlockingKey::new(K::LastNameDob, &[l, year, md]));
+        // Supersedes `LastNameDob` / `FirstNameDob` (version 1).
+        for code in lasts.iter().chain(&firsts) {
+            keys.push(BlockingKey::new(K::AnyNameDob, &[code, year, md]));
         }
-        for f in &firsts {
-            keys.push(BlockingKey::new(K::FirstNameDob, &[f, year, md]));
+        for a in &n.addresses {
+            if a.zip5.len() >= 4 {
+                keys.push(BlockingKey::new(K::DobZip, &[year, md, &a.zip5]));
+            }
         }
     }
     if let (Some(f), Some(l)) = (legal_first, legal_last) {
@@ -182,6 +206,37 @@ pub fn blocking_keys_normalized(n: &NormalizedRecord) -> Vec<BlockingKey> {
             K::Mrn,
             &[&id.kind, &id.authority, &id.value],
         ));
+    }
+    // Near-identical identifiers. Short values (under 6 characters) are
+    // skipped: masking them would make huge blocks.
+    let scoped = n.scoped_ids.iter().map(|id| {
+        (
+            format!("{}\u{1f}{}", id.kind, id.authority),
+            id.value.as_str(),
+        )
+    });
+    let ids = n
+        .ssn
+        .iter()
+        .map(|v| ("SSN".to_owned(), v.as_str()))
+        .chain(
+            n.medicaid
+                .iter()
+                .map(|v| ("MEDICAID".to_owned(), v.as_str())),
+        )
+        .chain(scoped);
+    for (scope, value) in ids {
+        if value.len() < 6 || !value.is_ascii() {
+            continue;
+        }
+        for i in 0..value.len() {
+            let masked = format!("{}_{}", &value[..i], &value[i + 1..]);
+            keys.push(BlockingKey::new(K::IdMasked, &[&scope, &masked]));
+        }
+        let mut sorted: Vec<u8> = value.bytes().collect();
+        sorted.sort_unstable();
+        let sorted = String::from_utf8_lossy(&sorted).into_owned();
+        keys.push(BlockingKey::new(K::IdDigitsSorted, &[&scope, &sorted]));
     }
     if let Some((year, _)) = &dob {
         for p in &n.phones {
@@ -245,5 +300,40 @@ mod tests {
         assert!(shares(&base, &rec("William", "Smith", 2012, 6, 4)));
         assert!(shares(&base, &rec("Smith", "William", 2011, 6, 5)));
         assert!(!shares(&base, &rec("Mary", "Jones", 2011, 6, 4)));
+    }
+
+    #[test]
+    fn version_2_keys_cover_garbled_names_and_ids() {
+        use crate::record::{Address, Identifier, IdentifierKind};
+        // Names swapped, one garbled: shares the any-name + date key.
+        let base = rec("Mikhayla", "Hannagan", 1990, 3, 28);
+        assert!(shares(&base, &rec("Hannaan", "Mikhayla", 1990, 3, 28)));
+        // Both names replaced: shares date + ZIP.
+        let with_zip = |mut r: MatchRecord| {
+            r.addresses.push(Address {
+                zip: "48909".into(),
+                ..Address::default()
+            });
+            r
+        };
+        assert!(shares(
+            &with_zip(rec("Ann", "Lee", 2011, 6, 4)),
+            &with_zip(rec("Zoe", "Park", 2011, 6, 4))
+        ));
+        // Identifier with one mistyped or two transposed digits.
+        let with_ssn = |v: &str| {
+            let mut r = rec("Ann", "Lee", 2011, 6, 4);
+            r.name = PersonName::default();
+            r.birth_date = None;
+            r.identifiers.push(Identifier {
+                kind: IdentifierKind::Ssn,
+                authority: String::new(),
+                value: v.into(),
+            });
+            r
+        };
+        assert!(shares(&with_ssn("494523553"), &with_ssn("494523653")));
+        assert!(shares(&with_ssn("494523553"), &with_ssn("494525353")));
+        assert!(!shares(&with_ssn("494523553"), &with_ssn("111222333")));
     }
 }

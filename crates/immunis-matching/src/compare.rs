@@ -33,6 +33,12 @@ pub enum HardRule {
     /// Given names unrelated (no nickname, typo, alias, initial or
     /// first/middle swap explains the difference): at most a
     /// `PossibleMatch`. Twins differ in exactly this field and nowhere else.
+    /// Not raised when the identity is corroborated independently of the
+    /// household: an identifier agrees exactly (SSN, Medicaid, birth
+    /// certificate or an MRN of the same assigning authority), the birth
+    /// date agrees exactly, the surname or street address agrees, sex does
+    /// not conflict, and neither record reports a multiple birth. Twins
+    /// share the birth date and address but not their own identifiers.
     GivenNameConflict,
     /// Unrelated given names where either record reports a multiple birth:
     /// the classic twin pair (same birth date, mother, address, phone).
@@ -108,6 +114,68 @@ impl RuleSet {
     }
 }
 
+/// Which records carry a field. Symmetric: matching A against B and B
+/// against A must give the same answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Presence {
+    /// Both records carry the field.
+    Both,
+    /// Exactly one record carries it.
+    One,
+    /// Neither record carries it.
+    Neither,
+}
+
+impl Presence {
+    /// All values.
+    pub const ALL: [Presence; 3] = [Presence::Both, Presence::One, Presence::Neither];
+
+    fn of(a: bool, b: bool) -> Presence {
+        match (a, b) {
+            (true, true) => Presence::Both,
+            (false, false) => Presence::Neither,
+            _ => Presence::One,
+        }
+    }
+
+    /// Stable name used in policy files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Presence::Both => "both",
+            Presence::One => "one",
+            Presence::Neither => "neither",
+        }
+    }
+
+    /// Inverse of [`Presence::name`].
+    pub fn from_name(s: &str) -> Option<Presence> {
+        Presence::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+/// True when the normalized record carries a usable value for `f`.
+pub fn has_field(r: &NormalizedRecord, f: Field) -> bool {
+    match f {
+        Field::FirstName => !r.first.is_empty(),
+        Field::MiddleName => !r.middle.is_empty(),
+        Field::LastName => !r.last.is_empty(),
+        Field::Suffix => !r.suffix.is_empty(),
+        Field::BirthDate => r.birth_date.is_some(),
+        Field::Sex => r.sex.is_some(),
+        Field::MotherMaidenName => r.mother_maiden.is_some(),
+        Field::GuardianFirst => r.guardian_first.iter().any(|v| !v.text.is_empty()),
+        Field::GuardianLast => r.guardian_last.iter().any(|v| !v.text.is_empty()),
+        Field::Address => !r.addresses.is_empty(),
+        Field::Phone => !r.phones.is_empty(),
+        Field::Ssn => !r.ssn.is_empty(),
+        Field::Medicaid => !r.medicaid.is_empty(),
+        Field::Mrn => !r.scoped_ids.is_empty(),
+        Field::BirthCertificate => !r.birth_certificate.is_empty(),
+        Field::MultipleBirth => r.multiple_birth.is_multiple().is_some(),
+        Field::ShotHistory => !r.shots.is_empty(),
+    }
+}
+
 /// The comparison vector of a pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison<'a> {
@@ -117,6 +185,9 @@ pub struct Comparison<'a> {
     pub details: [&'static str; FIELD_COUNT],
     /// Hard rules that fired.
     pub rules: RuleSet,
+    /// Which records carry each field (indexed by [`Field::index`]); a
+    /// `Missing` level says nothing about whether one or both sides lack it.
+    pub presence: [Presence; FIELD_COUNT],
     /// The agreeing given name, for term-frequency adjustment.
     pub agreed_first: Option<&'a str>,
     /// The agreeing surname, for term-frequency adjustment.
@@ -451,12 +522,41 @@ fn compare_shots(a: &[(NaiveDate, String)], b: &[(NaiveDate, String)]) -> Graded
     }
 }
 
+/// Identity evidence that does not come from the household (see
+/// [`HardRule::GivenNameConflict`]).
+///
+/// A personal identifier must agree exactly: an MRN of the same assigning
+/// authority, a Medicaid id or a birth-certificate number; or an SSN backed
+/// by the surname or street address (children's records sometimes carry a
+/// parent's SSN, which siblings then share). The birth date must agree
+/// exactly, or be absent on one side with surname and street address both
+/// agreeing. Sex and the other identifiers must not conflict.
+fn identity_corroborated(c: &Comparison<'_>) -> bool {
+    let surname = c.level(Field::LastName) <= Level::Moderate;
+    let street = c.level(Field::Address) <= Level::Strong;
+    let personal_id = [Field::Mrn, Field::Medicaid, Field::BirthCertificate]
+        .iter()
+        .any(|f| c.level(*f) == Level::Exact)
+        || (c.level(Field::Ssn) == Level::Exact && (surname || street));
+    let conflicts = c.rules.contains(HardRule::SsnConflict)
+        || c.rules.contains(HardRule::BirthCertificateConflict)
+        || c.rules.contains(HardRule::SexConflict)
+        || c.level(Field::Mrn) == Level::Disagree;
+    let birth = match c.level(Field::BirthDate) {
+        Level::Exact => true,
+        Level::Missing => c.level(Field::LastName) <= Level::Strong && street,
+        _ => false,
+    };
+    personal_id && birth && !conflicts
+}
+
 /// Compares two normalized records field by field.
 pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparison<'a> {
     let mut c = Comparison {
         levels: [Level::Missing; FIELD_COUNT],
         details: ["missing"; FIELD_COUNT],
         rules: RuleSet::default(),
+        presence: [Presence::Neither; FIELD_COUNT],
         agreed_first: None,
         agreed_last: None,
     };
@@ -503,6 +603,7 @@ pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparis
             }
         }
         if first.0 == Level::Disagree {
+            // Provisional; may be lifted by corroboration (end of compare).
             c.rules.insert(HardRule::GivenNameConflict);
         }
         c.set(Field::FirstName, first.0, first.1);
@@ -583,9 +684,15 @@ pub fn compare<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> Comparis
     if multiple && c.rules.contains(HardRule::GivenNameConflict) {
         c.rules.insert(HardRule::MultipleBirthSiblings);
     }
+    if c.rules.contains(HardRule::GivenNameConflict) && !multiple && identity_corroborated(&c) {
+        c.rules.remove(HardRule::GivenNameConflict);
+    }
     c.set(Field::MultipleBirth, mb.0, mb.1);
     let shots = compare_shots(&a.shots, &b.shots);
     c.set(Field::ShotHistory, shots.0, shots.1);
+    for f in Field::ALL {
+        c.presence[f.index()] = Presence::of(has_field(a, f), has_field(b, f));
+    }
     c
 }
 

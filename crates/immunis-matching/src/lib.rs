@@ -11,6 +11,9 @@
 //!   adjustment, hard rules) into a [`MatchResult`] with an [`Outcome`] and a
 //!   per-field explanation.
 //! * [`aira`] evaluates the matcher on AIRA patient-matching test files.
+//! * [`policy`] is the learned decision tree that turns a scored comparison
+//!   into the three-way outcome (precision-first: no `Match` leaf holds a
+//!   `Not a Match` training pair).
 //! * [`em`] fits m/u probabilities from unlabelled candidate pairs.
 
 #![forbid(unsafe_code)]
@@ -24,14 +27,16 @@ pub mod error;
 pub mod model;
 pub mod nicknames;
 pub mod normalize;
+pub mod policy;
 pub mod record;
 pub mod score;
 
 pub use blocking::{blocking_keys, blocking_keys_normalized, BlockingKey, BlockingKeyKind};
-pub use compare::{compare, Comparison, HardRule};
+pub use compare::{compare, Comparison, HardRule, Presence};
 pub use error::{AiraError, ModelError};
 pub use model::{Field, Level, Model, Thresholds};
 pub use normalize::{normalize, NameFrequencies, NormalizedRecord};
+pub use policy::Policy;
 pub use record::{
     Address, Identifier, IdentifierKind, MatchRecord, MultipleBirth, PersonName, Sex, Shot,
 };

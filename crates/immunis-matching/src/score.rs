@@ -2,14 +2,19 @@
 //!
 //! score = Σ log2(m/u) over fields, with term-frequency adjustment of exact
 //! name agreement (agreeing on a rare surname is stronger evidence than on a
-//! common one). Hard rules then veto or cap the outcome: precision comes
-//! first, because a false merge combines two children's vaccination records.
+//! common one). Vetoes (twins, birth-certificate conflicts) always force
+//! `NotAMatch`. The outcome then comes from the learned decision
+//! [`Policy`] when the matcher has one ([`Matcher::default`] does), or from
+//! the two score thresholds with the capping hard rules otherwise. Precision
+//! comes first, because a false merge combines two children's vaccination
+//! records.
 
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{compare, Comparison, HardRule};
 use crate::model::{weight_of, Field, Level, Model, Thresholds, FIELD_COUNT};
 use crate::normalize::{normalize, NameFrequencies, NormalizedRecord};
+use crate::policy::{Features, Policy};
 use crate::record::MatchRecord;
 
 /// The three outcomes.
@@ -60,24 +65,46 @@ pub struct MatchResult {
     pub rules: Vec<HardRule>,
 }
 
-/// A configured matcher: model, name frequencies and thresholds. Cheap to
-/// share between threads (`&Matcher` is all scoring needs).
+/// A configured matcher: model, name frequencies, thresholds and optional
+/// decision policy. Cheap to share between threads (`&Matcher` is all
+/// scoring needs).
 #[derive(Clone, Debug)]
 pub struct Matcher {
     model: Model,
     frequencies: NameFrequencies,
+    policy: Option<Policy>,
 }
 
 impl Default for Matcher {
+    /// The embedded model, name frequencies and decision policy.
     fn default() -> Self {
         Self::new(Model::embedded(), NameFrequencies::default())
+            .with_policy(Some(Policy::embedded()))
     }
 }
 
 impl Matcher {
-    /// A matcher with an explicit model and name-frequency table.
+    /// A matcher with an explicit model and name-frequency table, deciding
+    /// by the model's thresholds and the hard rules (no learned policy: a
+    /// policy is only valid for the model it was fitted with; add one with
+    /// [`Matcher::with_policy`]).
     pub fn new(model: Model, frequencies: NameFrequencies) -> Self {
-        Self { model, frequencies }
+        Self {
+            model,
+            frequencies,
+            policy: None,
+        }
+    }
+
+    /// Sets (or removes) the learned decision policy.
+    pub fn with_policy(mut self, policy: Option<Policy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The decision policy in use, if any.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
     }
 
     /// The model in use.
@@ -91,8 +118,11 @@ impl Matcher {
     }
 
     /// Replaces the thresholds (e.g. a registry that wants more review).
+    /// Explicit thresholds mean a pure threshold decision: the learned
+    /// policy, if any, is dropped.
     pub fn with_thresholds(mut self, t: Thresholds) -> Self {
         self.model.thresholds = t;
+        self.policy = None;
         self
     }
 
@@ -167,6 +197,12 @@ impl Matcher {
 
     /// Decision for a comparison vector with a given score.
     pub fn outcome(&self, c: &Comparison<'_>, score: f64) -> Outcome {
+        if c.rules.iter().any(HardRule::is_veto) {
+            return Outcome::NotAMatch;
+        }
+        if let Some(policy) = &self.policy {
+            return policy.decide(&Features::of(c, score));
+        }
         let t = self.model.thresholds;
         let mut outcome = if score >= t.matched {
             Outcome::Match

@@ -1,19 +1,21 @@
 //! Targets over every AIRA / MIIS test file in the shared folder.
 //!
 //! Hard target (asserted): no `Not a Match` pair answered `Match`, on every
-//! file. Agreement and Match recall are asserted against regression floors
-//! and printed; see BENCHMARKS.md for why the brief's 95% recall is not
-//! reachable together with zero false merges on these files (identical
-//! comparison vectors are labelled `Not a Match` in MIIS-C and `Match` in
-//! MIIS-D/E).
+//! file. Three-class agreement is asserted at the 90% target. Match recall
+//! is asserted against the best honest floor; see BENCHMARKS.md for why 95%
+//! is not reachable together with zero false merges on these files (MIIS-C
+//! labels `Not a Match` record pairs that Dev-Test / MIIS-D / MIIS-E label
+//! `Match`, and labels identical comparison vectors inconsistently within
+//! the file itself).
 
 use std::path::PathBuf;
 
 use immunis_matching::aira::{self, run_match_pairs};
 
-/// Regression floors (measured figures are higher; see BENCHMARKS.md).
-const MIN_AGREEMENT: f64 = 0.80;
-const MIN_MATCH_RECALL: f64 = 0.66;
+/// Floors: agreement is the brief's target; recall is the measured figure
+/// rounded down (lowest file: Dev-Test-2015-01-01; see BENCHMARKS.md).
+const MIN_AGREEMENT: f64 = 0.90;
+const MIN_MATCH_RECALL: f64 = 0.89;
 
 fn aira_dir() -> PathBuf {
     match std::env::var_os("IMMUNIS_SHARED") {
@@ -93,4 +95,31 @@ fn every_aira_file_meets_targets() {
         }
     }
     assert!(failures.is_empty(), "targets missed: {failures:#?}");
+}
+
+/// The decision must not depend on which record is "A": every pair of every
+/// file gives the same outcome both ways round.
+#[test]
+fn decisions_are_symmetric() {
+    let dir = aira_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!(
+            "\n!!! SKIPPED: AIRA folder {} not found !!!\n",
+            dir.display()
+        );
+        return;
+    };
+    let matcher = immunis_matching::Matcher::default();
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        if path.extension().is_none_or(|x| x != "txt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let cases = aira::parse(&text).unwrap_or_default();
+        for c in &cases {
+            let ab = matcher.compare_records(&c.a, &c.b).outcome;
+            let ba = matcher.compare_records(&c.b, &c.a).outcome;
+            assert_eq!(ab, ba, "{}: {} not symmetric", path.display(), c.id);
+        }
+    }
 }
