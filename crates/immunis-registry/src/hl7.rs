@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{Local, NaiveDate};
 use immunis_access::Actor;
 use immunis_hl7::{
-    build_ack, check_header, interpret_vxu, AckCode, ErrorCode, Expected, Issue, Location, Message,
-    MessageHeader, ReplyOptions,
+    build_ack, build_ack_with_code, check_header, interpret_vxu, AckCode, ErrorCode, Expected,
+    Issue, Location, Message, MessageHeader, ReplyOptions,
 };
 use immunis_store::JournalEntry;
 
@@ -171,15 +171,16 @@ fn resolve_actor(
     }
 }
 
-/// A reject that must not be processed further: AR semantics even for codes
-/// outside 200–203 (unknown or unauthorized submitter).
+/// A reject that must not be processed further: AR even for codes outside
+/// 200–203 (unknown or unauthorized submitter).
 fn reject_ack(header: &MessageHeader, issue: Issue) -> Vec<u8> {
-    let mut text = build_ack(header, std::slice::from_ref(&issue), &reply_options());
-    // build_ack derives AE from a plain error; security rejects are AR.
-    if let Some(pos) = text.find("\rMSA|AE|") {
-        text.replace_range(pos..pos + 8, "\rMSA|AR|");
-    }
-    text.into_bytes()
+    build_ack_with_code(
+        header,
+        AckCode::Reject,
+        std::slice::from_ref(&issue),
+        &reply_options(),
+    )
+    .into_bytes()
 }
 
 /// Processes one HL7 message and returns the reply, committed.

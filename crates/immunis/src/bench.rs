@@ -20,7 +20,11 @@ fn load_messages(file: &PathBuf, limit: Option<usize>) -> Result<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = batch
         .messages
         .iter()
-        .map(|m| m.trim_end_matches(['\n', '\r']).replace('\n', "\r").into_bytes())
+        .map(|m| {
+            m.trim_end_matches(['\n', '\r'])
+                .replace('\n', "\r")
+                .into_bytes()
+        })
         .collect();
     if let Some(l) = limit {
         out.truncate(l);
@@ -32,7 +36,9 @@ fn load_messages(file: &PathBuf, limit: Option<usize>) -> Result<Vec<Vec<u8>>> {
 }
 
 async fn connection(addr: SocketAddr, messages: Vec<Vec<u8>>) -> Result<(Vec<Duration>, [u64; 3])> {
-    let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
     stream.set_nodelay(true)?;
     let mut decoder = MllpDecoder::new(16 * 1024 * 1024);
     let mut buf = vec![0u8; 64 * 1024];
@@ -75,7 +81,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(idx).copied().unwrap_or(Duration::ZERO)
 }
 
-pub fn bench_mllp(addr: SocketAddr, connections: usize, file: PathBuf, limit: Option<usize>) -> Result<ExitCode> {
+pub fn bench_mllp(
+    addr: SocketAddr,
+    connections: usize,
+    file: PathBuf,
+    limit: Option<usize>,
+) -> Result<ExitCode> {
     let messages = load_messages(&file, limit)?;
     let total = messages.len();
     let connections = connections.max(1);
@@ -85,10 +96,15 @@ pub fn bench_mllp(addr: SocketAddr, connections: usize, file: PathBuf, limit: Op
             s.push(m);
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let (mut lat, codes, elapsed) = rt.block_on(async move {
         let t0 = Instant::now();
-        let handles: Vec<_> = shares.into_iter().map(|s| tokio::spawn(connection(addr, s))).collect();
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|s| tokio::spawn(connection(addr, s)))
+            .collect();
         let mut lat = Vec::with_capacity(total);
         let mut codes = [0u64; 3];
         for h in handles {
