@@ -76,7 +76,7 @@ fn verify_secret(secret: &str, phc: &str) -> bool {
 }
 
 impl Registry {
-    fn require_admin(&self, actor: &Actor) -> Result<(), RegistryError> {
+    pub(crate) fn require_admin(&self, actor: &Actor) -> Result<(), RegistryError> {
         match immunis_access::decide(actor, Action::Administer, Purpose::Administration, None) {
             immunis_access::Decision::Deny(why) => Err(RegistryError::Denied(why)),
             _ => Ok(()),
@@ -243,13 +243,6 @@ impl Registry {
     }
 }
 
-/// The result of re-walking the audit chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditVerification {
-    Intact { records: i64, head: String },
-    Broken { seq: i64, reason: String },
-}
-
 impl Registry {
     /// Registered facilities with their organizations (administrators only).
     pub fn list_facilities(
@@ -263,32 +256,5 @@ impl Registry {
             Ok(())
         })?;
         Ok(out)
-    }
-
-    /// Re-walks the whole hash chain of the audit trail, page by page.
-    pub fn verify_audit(&self, actor: &Actor) -> Result<AuditVerification, RegistryError> {
-        self.require_admin(actor)?;
-        let mut prev = immunis_store::genesis();
-        let mut seq = 0i64;
-        loop {
-            let mut page = Vec::new();
-            self.store.read(&mut |tx| {
-                page = tx.audit_records(seq, 10_000)?;
-                Ok(())
-            })?;
-            if page.is_empty() {
-                return Ok(AuditVerification::Intact {
-                    records: seq,
-                    head: prev,
-                });
-            }
-            match immunis_store::verify_chain(&page, prev.clone(), seq) {
-                Ok((h, s)) => {
-                    prev = h;
-                    seq = s;
-                }
-                Err((bad, reason)) => return Ok(AuditVerification::Broken { seq: bad, reason }),
-            }
-        }
     }
 }

@@ -4,7 +4,9 @@
 //! goes through the group-commit writer for anything that changes data.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
+pub mod consent;
 pub mod consolidate;
 pub mod forecast;
 pub mod hl7;
@@ -14,13 +16,15 @@ pub mod matching;
 pub mod query;
 pub mod writer;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use immunis_access::{Action, Actor, Decision, Purpose, Role};
 use immunis_model::{CodeTables, PatientSubmission};
 use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
-pub use auth::{AuditVerification, AuthError};
+pub use audit::{Anchor, AuditVerification, Disclosure};
+pub use auth::AuthError;
 pub use ingest::{DoseOutcome, IngestOutcome};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
@@ -60,6 +64,8 @@ pub struct Registry {
     matcher: Arc<dyn PatientMatcher>,
     engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
+    /// Only the audit benchmark turns this off (to measure the audit's cost).
+    audit_enabled: Arc<AtomicBool>,
 }
 
 /// The response a transport sends back for a journaled message, built inside
@@ -102,6 +108,7 @@ impl Registry {
             matcher,
             engine,
             auth_cache: auth::CredentialCache::default(),
+            audit_enabled: Arc::new(AtomicBool::new(true)),
         }))
     }
 
@@ -169,9 +176,21 @@ impl Registry {
         }
         let matcher = self.matcher.clone();
         let mut audit = audit_entry(actor, "ingest", Purpose::Treatment, "allow");
+        let consent_actor = actor.clone();
+        let audit_on = self.audit_enabled.clone();
         Ok(move |tx: &mut Tx<'_>| {
             let jid = tx.journal_insert(&entry)?;
             let outcome = ingest::apply_submission(tx, matcher.as_ref(), &submission, Some(jid))?;
+            let consent = match outcome.patient_id {
+                Some(pid) => consent::apply_submitted_protection(
+                    tx,
+                    &consent_actor,
+                    pid,
+                    submission.patient.protection.as_ref(),
+                    Some(jid),
+                )?,
+                None => None,
+            };
             let reply = respond(&outcome);
             tx.journal_respond(jid, &reply.bytes, &reply.code, outcome.patient_id)?;
             audit.patient_ids = outcome.patient_id.into_iter().collect();
@@ -182,7 +201,15 @@ impl Registry {
                 outcome.count(DoseOutcome::Deleted),
                 outcome.count(DoseOutcome::Unchanged)
             ));
-            tx.append_audit(&audit)?;
+            if let Some(kind) = consent {
+                if let Some(d) = audit.detail.as_mut() {
+                    d.push_str("; ");
+                    d.push_str(kind.as_str());
+                }
+            }
+            if audit_on.load(Ordering::Relaxed) {
+                tx.append_audit(&audit)?;
+            }
             Ok((outcome, reply))
         })
     }
@@ -210,6 +237,29 @@ impl Registry {
     ) -> Result<(IngestOutcome, Reply), RegistryError> {
         let job = self.ingest_job(actor, submission, entry, respond)?;
         self.writer.run_blocking(job)
+    }
+
+    /// Turns the audit trail off or on. For the audit-overhead benchmark only:
+    /// a registry in service always audits.
+    #[doc(hidden)]
+    pub fn set_audit_enabled_for_benchmark(&self, on: bool) {
+        self.audit_enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// Appends one audit entry in its own durable write.
+    pub(crate) async fn append_audit(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        if !self.audit_enabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await
+    }
+
+    /// Blocking form of [`Registry::append_audit`].
+    pub(crate) fn append_audit_blocking(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        self.writer
+            .run_blocking(move |tx| tx.append_audit(&audit).map(|_| ()))
     }
 
     /// Counts for status pages and tests: (patients, vaccination events).

@@ -12,6 +12,7 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
+mod tx_identity;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,9 @@ pub use tx::{audit_hash, genesis, name_key, verify_chain};
 pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
+};
+pub use tx_identity::{
+    ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never

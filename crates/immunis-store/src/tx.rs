@@ -13,7 +13,7 @@ use crate::{now_millis, Conn, Result, StoreError, Value};
 
 /// One transaction. Obtained from [`crate::Store::write`] or [`crate::Store::read`].
 pub struct Tx<'a> {
-    conn: &'a mut dyn Conn,
+    pub(crate) conn: &'a mut dyn Conn,
 }
 
 /// An inbound message as received, before it is processed.

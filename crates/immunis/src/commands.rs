@@ -9,11 +9,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use immunis_model::OrganizationKind;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
-use immunis_registry::{console_admin, AuditVerification, Registry};
+use immunis_registry::{console_admin, Registry};
 
 use crate::StoreArgs;
 
-fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
+pub(crate) fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
     let s =
         immunis_store::open(&store.data_dir, store.database_url.as_deref()).with_context(|| {
             match &store.database_url {
@@ -255,20 +255,6 @@ pub fn facility_list(store: StoreArgs) -> Result<ExitCode> {
         println!("{}\t{}\t{}", f.code, f.name, o.name);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn audit_verify(store: StoreArgs) -> Result<ExitCode> {
-    let reg = open_registry(&store)?;
-    match reg.verify_audit(&console_admin())? {
-        AuditVerification::Intact { records, head } => {
-            println!("audit trail intact: {records} records, head {head}");
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditVerification::Broken { seq, reason } => {
-            println!("audit trail BROKEN at record {seq}: {reason}");
-            Ok(ExitCode::from(2))
-        }
-    }
 }
 
 pub mod demo {

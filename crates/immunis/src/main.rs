@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod commands;
+mod security;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +118,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// The objection to data sharing (105 CMR 222): file, withdraw, history.
+    Consent {
+        #[command(subcommand)]
+        action: security::ConsentCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,10 +159,30 @@ enum FacilityCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Re-walk the hash chain; exits non-zero at the first broken record.
+    /// Re-walk the hash chain and check every anchor; exits 2 at the first
+    /// edited, deleted, reordered or truncated record.
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// Also check the anchors in this file (written by `audit anchor --file`).
+        #[arg(long)]
+        anchor_file: Option<PathBuf>,
+    },
+    /// Anchor the current chain head (seq + hash) in the database and,
+    /// optionally, append it to a file kept elsewhere.
+    Anchor {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Accounting of disclosures: who saw this person's record, when, why.
+    Disclosures {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Registry patient id.
+        #[arg(long)]
+        patient: i64,
     },
 }
 
@@ -209,8 +235,15 @@ fn main() -> std::process::ExitCode {
             } => commands::credential_add(store, &facility, &username, password_env.as_deref()),
             FacilityCommand::List { store } => commands::facility_list(store),
         },
+        Command::Consent { action } => security::consent(action),
         Command::Audit { action } => match action {
-            AuditCommand::Verify { store } => commands::audit_verify(store),
+            AuditCommand::Verify { store, anchor_file } => {
+                security::audit_verify(store, anchor_file)
+            }
+            AuditCommand::Anchor { store, file } => security::audit_anchor(store, file),
+            AuditCommand::Disclosures { store, patient } => {
+                security::audit_disclosures(store, patient)
+            }
         },
     };
     match result {
