@@ -39,6 +39,32 @@ impl Role {
             Role::Person => "person",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "provider_user" => Role::ProviderUser,
+            "provider_system" => Role::ProviderSystem,
+            "school" => Role::School,
+            "board_of_health" => Role::BoardOfHealth,
+            "health_department" => Role::HealthDepartment,
+            "study" => Role::Study,
+            "registry_admin" => Role::RegistryAdmin,
+            "person" => Role::Person,
+            _ => return None,
+        })
+    }
+
+    /// The purpose a role's reads serve.
+    pub fn default_purpose(self) -> Purpose {
+        match self {
+            Role::ProviderUser | Role::ProviderSystem => Purpose::Treatment,
+            Role::School => Purpose::SchoolEntry,
+            Role::BoardOfHealth | Role::HealthDepartment => Purpose::PublicHealth,
+            Role::Study => Purpose::Research,
+            Role::RegistryAdmin => Purpose::Administration,
+            Role::Person => Purpose::SelfAccess,
+        }
+    }
 }
 
 /// Why the data is wanted.

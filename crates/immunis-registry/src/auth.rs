@@ -20,6 +20,8 @@ use crate::{audit_entry, Registry, RegistryError};
 pub enum AuthError {
     #[error("invalid username or password")]
     BadCredentials,
+    #[error("session or token expired")]
+    Expired,
     #[error("authentication unavailable: {0}")]
     Unavailable(String),
 }
@@ -65,7 +67,7 @@ pub fn hash_secret(secret: &str) -> Result<String, RegistryError> {
         .map_err(|e| RegistryError::Internal(format!("password hashing failed: {e}")))
 }
 
-fn verify_secret(secret: &str, phc: &str) -> bool {
+pub(crate) fn verify_secret(secret: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
             Argon2::default()

@@ -11,9 +11,11 @@ pub mod consolidate;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;
+pub mod identity;
 pub mod ingest;
 pub mod matching;
 pub mod query;
+pub mod totp;
 pub mod writer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,10 +27,14 @@ use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
 pub use audit::{Anchor, AuditVerification, Disclosure};
 pub use auth::AuthError;
+pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
 pub use ingest::{DoseOutcome, IngestOutcome};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
 use writer::Writer;
+
+/// Opens a store (for transports' tests and the CLI, which never touch it otherwise).
+pub use immunis_store::open as open_store;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RegistryError {
@@ -64,6 +70,7 @@ pub struct Registry {
     matcher: Arc<dyn PatientMatcher>,
     engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
+    grants: identity::Grants,
     /// Only the audit benchmark turns this off (to measure the audit's cost).
     audit_enabled: Arc<AtomicBool>,
 }
@@ -108,6 +115,7 @@ impl Registry {
             matcher,
             engine,
             auth_cache: auth::CredentialCache::default(),
+            grants: identity::Grants::default(),
             audit_enabled: Arc::new(AtomicBool::new(true)),
         }))
     }

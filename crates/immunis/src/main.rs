@@ -58,6 +58,8 @@ enum Command {
         /// Fill an empty registry with a demo facility and synthetic people.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        tls: security::TlsArgs,
     },
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
@@ -118,6 +120,26 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Human users: add, list, disable, enable.
+    User {
+        #[command(subcommand)]
+        action: security::UserCommand,
+    },
+    /// Organizations, their rosters and jurisdictions.
+    Org {
+        #[command(subcommand)]
+        action: security::OrgCommand,
+    },
+    /// OAuth2 client-credentials clients for the JSON APIs.
+    Client {
+        #[command(subcommand)]
+        action: security::ClientCommand,
+    },
+    /// First-run administration.
+    Admin {
+        #[command(subcommand)]
+        action: security::AdminCommand,
+    },
     /// The objection to data sharing (105 CMR 222): file, withdraw, history.
     Consent {
         #[command(subcommand)]
@@ -154,6 +176,16 @@ enum FacilityCommand {
     List {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Register a client certificate (PEM file) identifying a facility on
+    /// MLLP over TLS.
+    Certificate {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        cert: PathBuf,
     },
 }
 
@@ -202,7 +234,8 @@ fn main() -> std::process::ExitCode {
             mllp,
             mllp_allow_plaintext,
             demo,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo),
+            tls,
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
         Command::Synth {
@@ -234,8 +267,17 @@ fn main() -> std::process::ExitCode {
                 password_env,
             } => commands::credential_add(store, &facility, &username, password_env.as_deref()),
             FacilityCommand::List { store } => commands::facility_list(store),
+            FacilityCommand::Certificate {
+                store,
+                facility,
+                cert,
+            } => security::facility_certificate(store, &facility, &cert),
         },
         Command::Consent { action } => security::consent(action),
+        Command::User { action } => security::user(action),
+        Command::Org { action } => security::org(action),
+        Command::Client { action } => security::client(action),
+        Command::Admin { action } => security::admin(action),
         Command::Audit { action } => match action {
             AuditCommand::Verify { store, anchor_file } => {
                 security::audit_verify(store, anchor_file)
