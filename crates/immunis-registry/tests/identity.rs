@@ -28,7 +28,10 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
     let (_d, reg) = setup();
     let boot = reg.bootstrap_admin("root-admin").expect("bootstrap");
     let password = boot.password.clone().expect("generated password");
-    assert!(reg.bootstrap_admin("second").is_err(), "bootstrap runs once");
+    assert!(
+        reg.bootstrap_admin("second").is_err(),
+        "bootstrap runs once"
+    );
 
     // Password + TOTP gives a registry-admin session.
     let s = reg
@@ -49,7 +52,12 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
         Some(AuthError::BadCredentials)
     );
     assert!(reg
-        .login("root-admin", "wrong-password-123", &code(&boot.totp_secret, 30), None)
+        .login(
+            "root-admin",
+            "wrong-password-123",
+            &code(&boot.totp_secret, 30),
+            None
+        )
         .await
         .is_err());
 
@@ -58,7 +66,13 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
     reg.add_organization(&admin, "Pediatrics Inc", OrganizationKind::Provider)
         .expect("org");
     assert!(reg
-        .add_user(&admin, "nurse", Some("Pediatrics Inc"), None, Some("password1234"))
+        .add_user(
+            &admin,
+            "nurse",
+            Some("Pediatrics Inc"),
+            None,
+            Some("password1234")
+        )
         .is_err());
     assert!(reg
         .add_user(&admin, "nurse", Some("Pediatrics Inc"), None, Some("short"))
@@ -73,7 +87,9 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
         )
         .expect("user");
     assert!(nurse.password.is_none());
-    assert!(nurse.otpauth_uri.starts_with("otpauth://totp/Immunis:nurse?secret="));
+    assert!(nurse
+        .otpauth_uri
+        .starts_with("otpauth://totp/Immunis:nurse?secret="));
 
     // Sessions expire on inactivity.
     reg.set_security_policy(SecurityPolicy {
@@ -82,7 +98,12 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
         ..SecurityPolicy::default()
     });
     let s = reg
-        .login("nurse", "plum-ferry-42-orbit", &code(&nurse.totp_secret, 0), None)
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&nurse.totp_secret, 0),
+            None,
+        )
         .await
         .expect("nurse login");
     assert_eq!(s.actor.role, Role::ProviderUser);
@@ -143,7 +164,9 @@ async fn oauth_tokens_are_scoped_and_expire() {
     let b = reg
         .add_organization(&admin, "Springfield BOH", OrganizationKind::BoardOfHealth)
         .expect("b");
-    let sa = reg.add_oauth_client(&admin, "ehr-a", "Org A").expect("client a");
+    let sa = reg
+        .add_oauth_client(&admin, "ehr-a", "Org A")
+        .expect("client a");
     let sb = reg
         .add_oauth_client(&admin, "boh-app", "Springfield BOH")
         .expect("client b");
@@ -154,7 +177,10 @@ async fn oauth_tokens_are_scoped_and_expire() {
     let actor = reg.token_actor(&ta.access_token, None).expect("actor");
     assert_eq!(actor.organization, Some(a));
     assert_eq!(actor.role, Role::ProviderSystem);
-    let tb = reg.issue_token("boh-app", &sb, None).await.expect("token b");
+    let tb = reg
+        .issue_token("boh-app", &sb, None)
+        .await
+        .expect("token b");
     let actor_b = reg.token_actor(&tb.access_token, None).expect("actor b");
     assert_eq!(actor_b.organization, Some(b));
     assert_eq!(actor_b.role, Role::BoardOfHealth);
