@@ -30,4 +30,4 @@ fi
 
 echo "== End-to-end tests (real server, real clients) =="
 scripts/e2e-setup.sh
-IMMUNIS_BIN="$ROOT/target/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"
+IMMUNIS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod consent;
 pub mod consolidate;
+pub mod extract;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;

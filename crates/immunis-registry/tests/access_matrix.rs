@@ -402,4 +402,22 @@ async fn every_role_interface_consent_state_and_dose_owner() {
         }
     }
     assert!(checked > 100, "matrix too small: {checked}");
+
+    // De-identified extracts: studies only; no names, ids or full dates.
+    for case in &cases {
+        let got = reg.deidentified_extract(&case.actor);
+        let study = case.actor.role == immunis_registry::Role::Study;
+        let admin_role = case.actor.role == immunis_registry::Role::RegistryAdmin;
+        assert_eq!(got.is_ok(), study || admin_role, "{}: extract", case.name);
+        if let Ok(rows) = got {
+            assert_eq!(rows.len(), 2, "both people (no objection active now)");
+            let text = format!("{rows:?}");
+            for leak in ["Rivera", "Sofia", "M1", "2023-02-14", "FA", "Springfield"] {
+                assert!(!text.contains(leak), "extract leaks {leak}: {text}");
+            }
+            assert!(rows
+                .iter()
+                .any(|r| r.doses.contains(&("08".into(), "2023-02".into()))));
+        }
+    }
 }

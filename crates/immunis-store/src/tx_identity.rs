@@ -524,3 +524,14 @@ impl<'a> Tx<'a> {
             .and_then(|mut r| take_opt_text(&mut r, 0)))
     }
 }
+
+impl<'a> Tx<'a> {
+    /// Ids of every person not merged into another, in order.
+    pub fn live_patient_ids(&mut self) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT patient_id FROM patient WHERE merged_into IS NULL ORDER BY patient_id",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| PatientId(get_int(r, 0))).collect())
+    }
+}
