@@ -3,12 +3,12 @@
 //! SQLite stores so neither side gets a warmer cache.
 //!
 //! Ingest: every VXU of a synthetic population through the registry's HL7
-//! service (parse, validate, match, apply, journal, ACK, audit), 64 in
-//! flight so the group commit batches them. Query: a record read
+//! service (parse, validate, match, apply, journal, ACK, audit), IN_FLIGHT
+//! (default 64) at a time so the group commit batches them. Query: a record read
 //! (`patient_record`, consent state + policy + consolidation + audit) of
-//! every person, five times over, 64 in flight.
+//! every person, five times over, IN_FLIGHT at a time.
 //!
-//!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS]
+//!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT]
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +24,7 @@ struct Run {
     read_secs: f64,
 }
 
-async fn run(audit: bool, people: u64) -> Run {
+async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
         .expect("registry");
@@ -49,7 +49,7 @@ async fn run(audit: bool, people: u64) -> Run {
     reg.set_audit_enabled_for_benchmark(audit);
     let who = Submitter::Authenticated(admin.clone());
     let start = Instant::now();
-    for chunk in messages.chunks(64) {
+    for chunk in messages.chunks(inflight) {
         let mut tasks = Vec::with_capacity(chunk.len());
         for m in chunk {
             let (reg, who, m) = (reg.clone(), who.clone(), m.clone());
@@ -76,7 +76,7 @@ async fn run(audit: bool, people: u64) -> Run {
     // Every person read five times, interleaved.
     let ids: Vec<i64> = (0..5).flat_map(|_| 1..=patients).collect();
     let start = Instant::now();
-    for chunk in ids.chunks(64) {
+    for chunk in ids.chunks(inflight) {
         let mut tasks = Vec::with_capacity(chunk.len());
         for &id in chunk {
             let (reg, actor): (Arc<Registry>, _) = (reg.clone(), reader.clone());
@@ -104,11 +104,13 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let people: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
+    let inflight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
+    println!("{people} people, {rounds} rounds, {inflight} requests in flight");
     let mut on = (0.0, 0.0);
     let mut off = (0.0, 0.0);
     for round in 0..rounds {
         for audit in [true, false] {
-            let r = run(audit, people).await;
+            let r = run(audit, people, inflight).await;
             let ingest = r.messages as f64 / r.ingest_secs;
             let read = r.reads as f64 / r.read_secs;
             println!(

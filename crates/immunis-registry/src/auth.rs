@@ -129,11 +129,8 @@ impl Registry {
         password: &str,
     ) -> Result<(), RegistryError> {
         self.require_admin(actor)?;
-        if password.chars().count() < 12 {
-            return Err(RegistryError::Invalid(
-                "submitter passwords must have at least 12 characters".into(),
-            ));
-        }
+        crate::identity::check_password(username, password, 12)
+            .map_err(|e| RegistryError::Invalid(format!("submitter password: {e}")))?;
         let hash = hash_secret(password)?;
         let (code, user) = (facility_code.to_string(), username.to_string());
         let mut audit = audit_entry(
