@@ -343,3 +343,36 @@ async fn oauth_tokens_scope_the_json_api_to_the_organization() {
     assert!(limited, "no rate limit on /oauth/token");
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_anchors_the_audit_chain_periodically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = registry(dir.path());
+    let file = dir.path().join("anchors.txt");
+    let mut opts = ServerOptions::plain(
+        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse().expect("addr"),
+    );
+    opts.audit_anchor = Some(immunis_server::AuditAnchoring {
+        every: std::time::Duration::from_millis(100),
+        file: Some(file.clone()),
+    });
+    let server = immunis_server::start(reg.clone(), opts)
+        .await
+        .expect("start");
+    let mut text = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        if !text.is_empty() {
+            break;
+        }
+    }
+    server.shutdown();
+    let anchors = immunis_registry::Anchor::parse_file(&text).expect("anchor file");
+    assert!(!anchors.is_empty(), "no anchor written");
+    assert!(matches!(
+        reg.verify_audit(&console_admin(), &anchors),
+        Ok(immunis_registry::AuditVerification::Intact { .. })
+    ));
+}

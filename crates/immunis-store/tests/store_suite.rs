@@ -482,3 +482,49 @@ fn sqlite_reopen_keeps_data() {
     })
     .expect("read");
 }
+
+/// Upgrading a v1 database: an objection held only in the patient document
+/// (PD1-12 = Y) becomes the first event of the consent history.
+#[test]
+fn sqlite_upgrade_carries_existing_objections_into_the_consent_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (objecting, other) = {
+        let s = immunis_store::open(dir.path(), None).expect("open");
+        let mut ids = (immunis_model::PatientId(0), immunis_model::PatientId(0));
+        s.write(&mut |tx| {
+            let mut p = sample_patient();
+            p.protection = Some(immunis_model::Dated {
+                value: true,
+                effective: None,
+            });
+            ids = (
+                tx.insert_patient(&p, None)?,
+                tx.insert_patient(&sample_patient(), None)?,
+            );
+            // Back to schema v1: no security tables, version 3 not recorded.
+            for t in [
+                "consent_event",
+                "audit_anchor",
+                "app_user",
+                "oauth_client",
+                "roster",
+                "jurisdiction",
+                "client_certificate",
+            ] {
+                tx.execute_raw(&format!("DROP TABLE {t}"), &[])?;
+            }
+            tx.execute_raw("DELETE FROM schema_migrations WHERE version = 3", &[])?;
+            Ok(())
+        })
+        .expect("write");
+        ids
+    };
+    let s = immunis_store::open(dir.path(), None).expect("reopen migrates");
+    s.read(&mut |tx| {
+        assert!(tx.objection_active(objecting)?);
+        assert_eq!(tx.consent_events(objecting)?.len(), 1);
+        assert!(!tx.objection_active(other)?);
+        Ok(())
+    })
+    .expect("read");
+}

@@ -61,3 +61,8 @@ CREATE TABLE client_certificate (
     facility_code   TEXT NOT NULL,
     created_at      INTEGER NOT NULL
 );
+-- Objections recorded before this schema lived only in the patient document
+-- (PD1-12 = Y): carry each into the history so none is lost on upgrade.
+INSERT INTO consent_event (patient_id, kind, effective_date, form_received, recorded_by, organization, source, journal_id, recorded_at)
+    SELECT patient_id, 'objection_filed', NULL, NULL, 'migration 0003', NULL, 'hl7', NULL, updated_at
+    FROM patient WHERE protected = 1 AND merged_into IS NULL;
