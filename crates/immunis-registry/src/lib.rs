@@ -29,6 +29,7 @@ use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 pub use audit::{Anchor, AuditVerification, Disclosure};
 pub use auth::AuthError;
 pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
+pub use immunis_store::{ConsentEvent, ConsentKind};
 pub use ingest::{DoseOutcome, IngestOutcome};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
