@@ -5,8 +5,13 @@ withdrawn with its history kept; PD1-12=Y over MLLP files an objection; the
 audit trail verifies, is anchored to a file, and `audit verify` exits 2 after
 the stored trail is edited, a row deleted, or the tail truncated; the
 accounting of disclosures lists who saw a record."""
+import base64
+import hashlib
+import hmac
 import json
 import os
+import struct
+import time
 import re
 import shutil
 import sqlite3
@@ -33,11 +38,29 @@ VXU = "\r".join([
 ])
 
 
+def totp(secret_b32, offset=0):
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", (int(time.time()) + offset) // 30), hashlib.sha1).digest()
+    o = mac[19] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def post_form(url, fields):
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
 def test_bootstrap_consent_anchor_tamper_and_disclosures(fresh_data_dir, tmp_path):
     d = fresh_data_dir
     out = cli("admin", "bootstrap", "--data-dir", d, "--username", "chief").stdout
     assert re.search(r"one-time password \(shown once\): \S{24}", out), out
     assert re.search(r"TOTP secret \(shown once\): [A-Z2-7]{32}", out), out
+    admin_pw = re.search(r"one-time password \(shown once\): (\S+)", out).group(1)
+    admin_totp = re.search(r"TOTP secret \(shown once\): (\S+)", out).group(1)
     assert cli("admin", "bootstrap", "--data-dir", d, check=False).returncode != 0
 
     cli("org", "add", "--data-dir", d, "--name", "Springfield Elementary", "--kind", "school")
@@ -74,6 +97,23 @@ def test_bootstrap_consent_anchor_tamper_and_disclosures(fresh_data_dir, tmp_pat
             raise AssertionError("forged token accepted")
         except urllib.error.HTTPError as e:
             assert e.code == 401
+        # The administrator logs in with password + TOTP (an authenticator
+        # app's code, computed here per RFC 6238) and reads the whole record.
+        status, _ = post_form(server.http + "/session",
+                              {"username": "chief", "password": admin_pw, "totp": "000000"})
+        assert status == 401
+        code = totp(admin_totp)
+        status, sess = post_form(server.http + "/session",
+                                 {"username": "chief", "password": admin_pw, "totp": code})
+        assert status == 200 and sess["role"] == "registry_admin", sess
+        req = urllib.request.Request(server.http + "/api/v0/patients/1",
+                                     headers={"Authorization": "Bearer " + sess["session"]})
+        rec = json.load(urllib.request.urlopen(req, timeout=10))
+        assert rec["restricted"] is False and len(rec["doses"]) == 1
+        # The same code cannot be replayed.
+        status, _ = post_form(server.http + "/session",
+                              {"username": "chief", "password": admin_pw, "totp": code})
+        assert status == 401
     finally:
         server.stop()
 
