@@ -34,8 +34,9 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
     );
 
     // Password + TOTP gives a registry-admin session.
+    let first_code = code(&boot.totp_secret, 0);
     let s = reg
-        .login("root-admin", &password, &code(&boot.totp_secret, 0), None)
+        .login("root-admin", &password, &first_code, None)
         .await
         .expect("login");
     assert_eq!(s.actor.role, Role::RegistryAdmin);
@@ -46,7 +47,7 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
 
     // The same code cannot be used twice; a wrong code or password fails.
     assert_eq!(
-        reg.login("root-admin", &password, &code(&boot.totp_secret, 0), None)
+        reg.login("root-admin", &password, &first_code, None)
             .await
             .err(),
         Some(AuthError::BadCredentials)
