@@ -78,7 +78,7 @@ pub struct Disclosure {
 }
 
 /// Actions that show a person's data to the actor.
-const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent", "api_read"];
+const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent"];
 
 impl Registry {
     /// Writes an anchor for the current chain head (administrators); returns

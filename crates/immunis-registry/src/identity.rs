@@ -185,6 +185,21 @@ fn burn_time(password: &str) {
 }
 
 impl Registry {
+    /// A store read from async code: on a multi-threaded runtime it runs in
+    /// `block_in_place`, so the synchronous PostgreSQL client (which starts
+    /// a runtime per call) does not panic inside the caller's runtime.
+    fn read_from_async(
+        &self,
+        f: &mut dyn FnMut(&mut immunis_store::Tx<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.store.read(f))
+            }
+            _ => self.store.read(f),
+        }
+    }
+
     /// Replaces the authentication limits (session idle time, token
     /// lifetime, lockout).
     pub fn set_security_policy(&self, policy: SecurityPolicy) {
@@ -425,12 +440,11 @@ impl Registry {
         let policy = self.policy();
         let mut user = None;
         let name = username.to_string();
-        self.store
-            .read(&mut |tx| {
-                user = tx.find_user(&name)?;
-                Ok(())
-            })
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        self.read_from_async(&mut |tx| {
+            user = tx.find_user(&name)?;
+            Ok(())
+        })
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let now_ms = immunis_store::now_millis();
         let (outcome, state) = match &user {
             None => {
@@ -594,12 +608,11 @@ impl Registry {
         let policy = self.policy();
         let mut client = None;
         let cid = client_id.to_string();
-        self.store
-            .read(&mut |tx| {
-                client = tx.find_oauth_client(&cid)?;
-                Ok(())
-            })
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        self.read_from_async(&mut |tx| {
+            client = tx.find_oauth_client(&cid)?;
+            Ok(())
+        })
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let ok = match &client {
             Some(c) if !c.disabled => verify_secret(client_secret, &c.secret_hash),
             _ => {
@@ -771,12 +784,11 @@ impl Registry {
     ) -> Result<Actor, AuthError> {
         let mut code = None;
         let fp = fingerprint.to_string();
-        self.store
-            .read(&mut |tx| {
-                code = tx.certificate_facility(&fp)?;
-                Ok(())
-            })
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        self.read_from_async(&mut |tx| {
+            code = tx.certificate_facility(&fp)?;
+            Ok(())
+        })
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let result = match code {
             Some(c) => self.facility_actor(&c, client_addr.clone()),
             None => Err(AuthError::BadCredentials),

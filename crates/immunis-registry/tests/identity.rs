@@ -202,3 +202,65 @@ async fn oauth_tokens_are_scoped_and_expire() {
         Some(AuthError::Expired)
     );
 }
+
+/// The async authentication paths on PostgreSQL (whose client is
+/// synchronous): login, OAuth token issue. Runs when `IMMUNIS_TEST_PG` names
+/// a server (scripts/test.sh starts one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_login_and_tokens() {
+    let Ok(base) = std::env::var("IMMUNIS_TEST_PG") else {
+        eprintln!("!!!! SKIPPED (PostgreSQL): IMMUNIS_TEST_PG is not set !!!!");
+        return;
+    };
+    let db = format!("immunis_identity_{}", std::process::id());
+    let url = format!("{base} dbname={db}");
+    let reg = tokio::task::block_in_place(|| {
+        let mut admin =
+            postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
+                .expect("connect");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .expect("drop database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .expect("create database");
+        let store =
+            immunis_registry::open_store(std::path::Path::new("."), Some(&url)).expect("store");
+        let reg = Registry::new(store).expect("registry");
+        let admin = console_admin();
+        reg.add_organization(&admin, "Org A", OrganizationKind::Provider)
+            .expect("org");
+        reg
+    });
+    let (user, secret) = tokio::task::block_in_place(|| {
+        let admin = console_admin();
+        (
+            reg.add_user(
+                &admin,
+                "pg-nurse",
+                Some("Org A"),
+                None,
+                Some("plum-ferry-42-orbit"),
+            )
+            .expect("user"),
+            reg.add_oauth_client(&admin, "pg-ehr", "Org A")
+                .expect("client"),
+        )
+    });
+    let s = reg
+        .login(
+            "pg-nurse",
+            "plum-ferry-42-orbit",
+            &code(&user.totp_secret, 0),
+            None,
+        )
+        .await
+        .expect("login on postgres");
+    assert_eq!(s.actor.role, Role::ProviderUser);
+    let t = reg
+        .issue_token("pg-ehr", &secret, None)
+        .await
+        .expect("token on postgres");
+    assert!(reg.token_actor(&t.access_token, None).is_ok());
+    assert!(reg.certificate_actor(&"ab".repeat(32), None).await.is_err());
+}
