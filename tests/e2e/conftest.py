@@ -20,21 +20,21 @@ def run_cli(*args, env=None):
 
 
 class Server:
-    def __init__(self, data_dir, extra_env=None):
+    def __init__(self, data_dir, extra_env=None, extra_args=()):
         self.data_dir = data_dir
         env = dict(os.environ, IMMUNIS_LOG="warn", **(extra_env or {}))
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0"],
+            [BIN, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0", *extra_args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )
         deadline = time.time() + 30
         line = ""
         while time.time() < deadline:
             line = self.proc.stderr.readline()
-            m = re.search(r"HTTP on http://([\d.]+):(\d+).*MLLP on ([\d.]+):(\d+)", line)
+            m = re.search(r"HTTP on (https?)://([\d.]+):(\d+).*MLLP on ([\d.]+):(\d+)", line)
             if m:
-                self.http = f"http://{m.group(1)}:{m.group(2)}"
-                self.mllp_host, self.mllp_port = m.group(3), int(m.group(4))
+                self.http = f"{m.group(1)}://{m.group(2)}:{m.group(3)}"
+                self.mllp_host, self.mllp_port = m.group(4), int(m.group(5))
                 return
             if self.proc.poll() is not None:
                 break
