@@ -12,7 +12,7 @@ BACKEND="${BACKEND:-sqlite}"
 cargo build --release -q -p immunis
 BIN="${CARGO_TARGET_DIR:-target}/release/immunis"
 WORK="$(mktemp -d /tmp/immunis-bench.XXXXXX)"
-trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 STORE=(--data-dir "$WORK/data")
 if [ "$BACKEND" = postgres ]; then
     source scripts/pg.sh

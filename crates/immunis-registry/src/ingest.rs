@@ -138,19 +138,21 @@ pub fn apply_submission(
             .as_deref()
             .filter(|f| !f.is_empty() && *f != "9999")
         {
-            Some(filler) => tx.find_event_by_source(facility, filler)?,
+            Some(filler) => tx.find_event_doc_by_source(facility, filler)?,
             None => None,
         };
         let outcome = match dose.action {
             DoseAction::Add | DoseAction::Update => match by_source {
-                Some(old) if same_report(&old.event, ev) => DoseOutcome::Unchanged,
-                Some(old) => {
-                    tx.set_event_status(old.id, EventStatus::Superseded)?;
+                Some((_, old_doc)) if old_doc == immunis_store::event_to_doc(ev) => {
+                    DoseOutcome::Unchanged
+                }
+                Some((old_id, _)) => {
+                    tx.set_event_status(old_id, EventStatus::Superseded)?;
                     tx.insert_event(&NewEvent {
                         patient_id: pid,
                         facility_code: facility,
                         event: ev,
-                        supersedes: Some(old.id),
+                        supersedes: Some(old_id),
                         journal_id,
                     })?;
                     DoseOutcome::Updated
@@ -181,8 +183,8 @@ pub fn apply_submission(
                 }
             },
             DoseAction::Delete => match by_source {
-                Some(old) => {
-                    tx.set_event_status(old.id, EventStatus::Deleted)?;
+                Some((old_id, _)) => {
+                    tx.set_event_status(old_id, EventStatus::Deleted)?;
                     DoseOutcome::Deleted
                 }
                 None => DoseOutcome::NotFound,

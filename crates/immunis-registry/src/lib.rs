@@ -60,6 +60,7 @@ pub struct Registry {
     matcher: Arc<dyn PatientMatcher>,
     engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
+    facility_cache: auth::FacilityCache,
 }
 
 /// The response a transport sends back for a journaled message, built inside
@@ -102,12 +103,28 @@ impl Registry {
             matcher,
             engine,
             auth_cache: auth::CredentialCache::default(),
+            facility_cache: auth::FacilityCache::default(),
         }))
     }
 
     /// The CDSi engine (evaluation and forecast).
     pub fn engine(&self) -> &immunis_cdsi::Engine {
         &self.engine
+    }
+
+    /// Runs a read transaction. Store reads block (disk I/O; the PostgreSQL
+    /// client runs its own runtime), so inside an async runtime they run in
+    /// `block_in_place`, which hands this worker's other tasks to another
+    /// thread; outside a runtime the closure simply runs.
+    pub(crate) fn read(
+        &self,
+        f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| self.store.read(f))
+        } else {
+            self.store.read(f)
+        }
     }
 
     pub fn codes(&self) -> &'static CodeTables {
@@ -222,7 +239,7 @@ impl Registry {
             ));
         }
         let mut out = (0, 0);
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = (tx.count_patients()?, tx.count_events()?);
             Ok(())
         })?;
@@ -242,7 +259,7 @@ impl Registry {
             ));
         }
         let mut out = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = tx.journal_outcomes()?;
             Ok(())
         })?;

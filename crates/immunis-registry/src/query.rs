@@ -195,7 +195,7 @@ impl Registry {
         let mut outcome = QueryOutcome::NotFound;
         let mut seen = Vec::new();
         let limit = limit.max(1);
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             let (confident, possible) = candidates(tx, q)?;
             let mut visible_conf = Vec::new();
             for pid in confident {
@@ -250,7 +250,7 @@ impl Registry {
         id: PatientId,
     ) -> Result<PatientRecord, RegistryError> {
         let mut rec = None;
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             rec = load_visible(tx, self, actor, purpose, id)?;
             Ok(())
         })?;

@@ -433,16 +433,16 @@ impl<'a> Tx<'a> {
 
     fn index_identifiers(&mut self, id: PatientId, ids: &[PatientIdentifier]) -> Result<()> {
         for i in ids.iter().filter(|i| !i.value.is_empty()) {
-            let exists = self.conn.query(
-                "SELECT 1 FROM patient_identifier WHERE id_value = $1 AND authority = $2 AND id_type = $3 AND patient_id = $4",
-                &[i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into(), Value::Int(id.0)],
+            self.conn.execute(
+                "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    Value::Int(id.0),
+                    i.value.as_str().into(),
+                    i.assigning_authority.as_str().into(),
+                    i.id_type.as_str().into(),
+                ],
             )?;
-            if exists.is_empty() {
-                self.conn.execute(
-                    "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4)",
-                    &[Value::Int(id.0), i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into()],
-                )?;
-            }
         }
         Ok(())
     }
@@ -633,6 +633,24 @@ impl<'a> Tx<'a> {
             &[facility_code.into(), filler.into()],
         )?;
         Ok(Self::events_from_rows(rows)?.pop())
+    }
+
+    /// The active event a source reported under this filler order number, as
+    /// its id and stored document (no decoding: the ingest hot path compares
+    /// documents as text, see [`crate::event_to_doc`]).
+    pub fn find_event_doc_by_source(
+        &mut self,
+        facility_code: &str,
+        filler: &str,
+    ) -> Result<Option<(VaccinationId, String)>> {
+        let mut rows = self.conn.query(
+            "SELECT event_id, doc FROM vaccination_event \
+             WHERE facility_code = $1 AND filler_order_number = $2 AND status = 'active' ORDER BY event_id DESC LIMIT 1",
+            &[facility_code.into(), filler.into()],
+        )?;
+        Ok(rows
+            .pop()
+            .map(|mut r| (VaccinationId(int(&r, 0)), text(&mut r, 1))))
     }
 
     /// Every event of a person, all statuses, oldest first.
