@@ -294,6 +294,35 @@ pub(crate) async fn reply_without_changes_pub(
     reply_without_changes(reg, raw, inbound, header, reply, code).await
 }
 
+/// Journals a query and its response together with the query's audit entry,
+/// in one commit, before the response is returned.
+pub(crate) async fn reply_with_audit(
+    reg: &Registry,
+    raw: &[u8],
+    inbound: &Inbound,
+    header: &MessageHeader,
+    reply: Vec<u8>,
+    code: AckCode,
+    audit: immunis_store::AuditEntry,
+) -> Vec<u8> {
+    let entry = journal_entry(raw, inbound, Some(header));
+    let bytes = reply.clone();
+    let code = code.code().to_string();
+    let committed = reg
+        .writer
+        .run(move |tx| {
+            let id = tx.journal_insert(&entry)?;
+            tx.journal_respond(id, &bytes, &code, audit.patient_ids.first().copied())?;
+            tx.append_audit(&audit)?;
+            Ok(())
+        })
+        .await;
+    match committed {
+        Ok(()) => reply,
+        Err(e) => internal_error(Some(header), &e),
+    }
+}
+
 pub(crate) fn today_pub() -> NaiveDate {
     today()
 }

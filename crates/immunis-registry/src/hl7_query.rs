@@ -245,10 +245,12 @@ pub(crate) async fn process_qbp(
         .unwrap_or(DEFAULT_LIMIT);
     let echo = &outcome.echo;
     let opts = reply_options();
-    let (reply, code) = match reg
-        .find_patients(actor, Purpose::Treatment, &pq, limit)
-        .await
-    {
+    let searched = reg.search(actor, Purpose::Treatment, &pq, limit).await;
+    let (outcome_result, audit) = match searched {
+        Ok((o, a)) => (Ok(o), Some(a)),
+        Err(e) => (Err(e), None),
+    };
+    let (reply, code) = match outcome_result {
         Ok(QueryOutcome::Found(rec)) => (build_found(reg, q.profile, echo, &rec), AckCode::Accept),
         Ok(QueryOutcome::Candidates(list)) => {
             let patients: Vec<&immunis_model::Patient> = list.iter().map(|r| &r.patient).collect();
@@ -285,5 +287,13 @@ pub(crate) async fn process_qbp(
             (build_rsp_error(echo, &[issue], &opts), AckCode::Error)
         }
     };
-    reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code).await
+    match audit {
+        Some(a) => {
+            crate::hl7::reply_with_audit(reg, raw, inbound, &header, reply.into_bytes(), code, a)
+                .await
+        }
+        None => {
+            reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code).await
+        }
+    }
 }

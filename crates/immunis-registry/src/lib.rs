@@ -55,7 +55,7 @@ impl From<StoreError> for RegistryError {
 /// The registry: storage, the group-commit writer, code tables and the matcher.
 pub struct Registry {
     store: Arc<dyn Store>,
-    writer: Writer,
+    pub(crate) writer: Writer,
     codes: &'static CodeTables,
     matcher: Arc<dyn PatientMatcher>,
     engine: immunis_cdsi::Engine,

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDate;
 use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose};
 use immunis_model::{OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
-use immunis_store::{name_key, StoreError, StoredEvent, StoredObservation, Tx};
+use immunis_store::{name_key, AuditEntry, StoreError, StoredEvent, StoredObservation, Tx};
 
 use crate::consolidate::{consolidate, refusals, ConsolidatedDose};
 use crate::{audit_entry, Registry, RegistryError};
@@ -181,6 +181,7 @@ fn candidates(
 
 impl Registry {
     /// Finds a person for a query; at most `limit` candidates are returned.
+    /// The search is audited before this returns.
     pub async fn find_patients(
         &self,
         actor: &Actor,
@@ -188,6 +189,24 @@ impl Registry {
         q: &PatientQuery,
         limit: usize,
     ) -> Result<QueryOutcome, RegistryError> {
+        let (outcome, audit) = self.search(actor, purpose, q, limit).await?;
+        self.writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await?;
+        Ok(outcome)
+    }
+
+    /// The search with its audit entry not yet written: the caller must commit
+    /// the entry before it answers (the HL7 path commits it together with the
+    /// journaled query and response, saving one commit per query). A denial
+    /// is audited here.
+    pub(crate) async fn search(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        q: &PatientQuery,
+        limit: usize,
+    ) -> Result<(QueryOutcome, AuditEntry), RegistryError> {
         if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
             self.audit_denied(actor, "search", purpose).await;
             return Err(RegistryError::Denied(why));
@@ -236,10 +255,7 @@ impl Registry {
             }
             .to_string(),
         );
-        self.writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
-            .await?;
-        Ok(outcome)
+        Ok((outcome, audit))
     }
 
     /// Reads one person's record as the actor may see it (audited).

@@ -105,6 +105,9 @@ enum Command {
         /// Send at most this many messages.
         #[arg(long)]
         limit: Option<usize>,
+        /// Instead of the VXUs, send a QBP Z34 query for each VXU's patient.
+        #[arg(long)]
+        as_z34: bool,
         file: PathBuf,
     },
     /// Manage submitting facilities.
@@ -192,8 +195,9 @@ fn main() -> std::process::ExitCode {
             mllp,
             connections,
             limit,
+            as_z34,
             file,
-        } => bench::bench_mllp(mllp, connections, file, limit),
+        } => bench::bench_mllp(mllp, connections, file, limit, as_z34),
         Command::Facility { action } => match action {
             FacilityCommand::Add {
                 store,
