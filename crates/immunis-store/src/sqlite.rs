@@ -94,6 +94,12 @@ impl SqliteStore {
             migrate::apply(&mut shim, migrate::SQLITE)?;
             tx.commit()?;
         }
+        // Checkpoints copy WAL pages into the database file and fsync it; in the
+        // commit path they stall every ACK behind them. The writer never
+        // checkpoints; a background thread does it (PASSIVE: never blocks the
+        // writer), so that cost lands on the other core.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        spawn_checkpointer(path.clone());
         Ok(SqliteStore {
             path,
             writer: Mutex::new(writer),
@@ -115,6 +121,33 @@ impl SqliteStore {
         )?;
         configure(&c)?;
         Ok(c)
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` every 250 ms on its own connection.
+/// It stops when the database file goes away (tests delete their temp dirs).
+fn spawn_checkpointer(path: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("immunis-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            else {
+                return;
+            };
+            let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                if !path.exists() {
+                    return;
+                }
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the thread the WAL only grows until restart; say so loudly.
+        tracing::error!("cannot start the WAL checkpoint thread: {e}");
     }
 }
 
