@@ -36,7 +36,7 @@ pub struct Inbound {
 
 static REPLY_SEQ: AtomicU64 = AtomicU64::new(1);
 
-fn reply_options() -> ReplyOptions {
+pub(crate) fn reply_options() -> ReplyOptions {
     let now = Local::now();
     let seq = REPLY_SEQ.fetch_add(1, Ordering::Relaxed);
     ReplyOptions {
@@ -47,7 +47,7 @@ fn reply_options() -> ReplyOptions {
     }
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     Local::now().date_naive()
 }
 
@@ -89,7 +89,7 @@ fn journal_entry(raw: &[u8], inbound: &Inbound, header: Option<&MessageHeader>) 
 
 /// Journals a reply that changed nothing; if even that fails the sender gets
 /// an AE/207 so it retries (nothing accepted is lost).
-async fn reply_without_changes(
+pub(crate) async fn reply_without_changes(
     reg: &Registry,
     raw: &[u8],
     inbound: &Inbound,
@@ -279,21 +279,6 @@ pub async fn process_payload(
     out
 }
 
-pub(crate) fn reply_options_pub() -> ReplyOptions {
-    reply_options()
-}
-
-pub(crate) async fn reply_without_changes_pub(
-    reg: &Registry,
-    raw: &[u8],
-    inbound: &Inbound,
-    header: Option<&MessageHeader>,
-    reply: Vec<u8>,
-    code: AckCode,
-) -> Vec<u8> {
-    reply_without_changes(reg, raw, inbound, header, reply, code).await
-}
-
 /// Journals a query and its response together with the query's audit entry,
 /// in one commit, before the response is returned.
 pub(crate) async fn reply_with_audit(
@@ -321,8 +306,4 @@ pub(crate) async fn reply_with_audit(
         Ok(()) => reply,
         Err(e) => internal_error(Some(header), &e),
     }
-}
-
-pub(crate) fn today_pub() -> NaiveDate {
-    today()
 }

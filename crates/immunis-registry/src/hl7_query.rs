@@ -15,9 +15,7 @@ use immunis_hl7::{
 use immunis_model::{Code, PatientObservation};
 
 use crate::forecast::{evaluate, EvaluatedRecord};
-use crate::hl7::{
-    reply_options_pub as reply_options, reply_without_changes_pub as reply_without_changes, Inbound,
-};
+use crate::hl7::{reply_options, reply_without_changes, Inbound};
 use crate::query::{PatientQuery, PatientRecord, QueryOutcome};
 use crate::{Registry, RegistryError};
 
@@ -188,7 +186,7 @@ fn build_found(
             build_rsp_history(echo, &wire, &issues, &opts)
         }
         QueryProfile::Z44 => {
-            let ev = evaluate(reg.engine(), rec, crate::hl7::today_pub());
+            let ev = evaluate(reg.engine(), rec, crate::hl7::today());
             let (mut per_dose, forecast) = evaluations_and_forecast(reg.engine(), rec, &ev);
             let wire = WireRecord {
                 patient: &rec.patient,

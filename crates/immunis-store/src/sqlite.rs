@@ -41,34 +41,6 @@ fn from_ref(v: ValueRef<'_>) -> Value {
     }
 }
 
-impl Conn for Connection {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut stmt = self.prepare_cached(sql)?;
-        let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
-        Ok(n as u64)
-    }
-
-    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let mut stmt = self.prepare_cached(sql)?;
-        let cols = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut r = Vec::with_capacity(cols);
-            for i in 0..cols {
-                r.push(from_ref(row.get_ref(i)?));
-            }
-            out.push(r);
-        }
-        Ok(out)
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<()> {
-        self.execute_batch(sql)?;
-        Ok(())
-    }
-}
-
 fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
