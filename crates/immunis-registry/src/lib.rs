@@ -6,12 +6,15 @@
 
 pub mod auth;
 pub mod consolidate;
+pub mod dedup;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;
 pub mod ingest;
+pub mod linkage;
 pub mod matching;
 pub mod query;
+pub mod review;
 pub mod writer;
 
 use std::sync::Arc;
@@ -21,9 +24,12 @@ use immunis_model::{CodeTables, PatientSubmission};
 use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
 pub use auth::{AuditVerification, AuthError};
+pub use dedup::DedupSummary;
 pub use ingest::{DoseOutcome, IngestOutcome};
-pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
+pub use linkage::{Linker, ProbabilisticMatcher};
+pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
+pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};
 use writer::Writer;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -86,7 +92,7 @@ fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> 
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
-        Self::with_matcher(store, Arc::new(ConservativeMatcher))
+        Self::with_matcher(store, Arc::new(ProbabilisticMatcher::default()))
     }
 
     pub fn with_matcher(

@@ -13,7 +13,7 @@ use crate::{now_millis, Conn, Result, StoreError, Value};
 
 /// One transaction. Obtained from [`crate::Store::write`] or [`crate::Store::read`].
 pub struct Tx<'a> {
-    conn: &'a mut dyn Conn,
+    pub(crate) conn: &'a mut dyn Conn,
 }
 
 /// An inbound message as received, before it is processed.
@@ -166,28 +166,28 @@ pub fn audit_hash(prev: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
     hex::encode(h.finalize())
 }
 
-fn text(row: &mut [Value], i: usize) -> String {
+pub(crate) fn text(row: &mut [Value], i: usize) -> String {
     row.get_mut(i)
         .map(take)
         .and_then(Value::into_string)
         .unwrap_or_default()
 }
-fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
+pub(crate) fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
     row.get_mut(i).map(take).and_then(Value::into_string)
 }
-fn int(row: &[Value], i: usize) -> i64 {
+pub(crate) fn int(row: &[Value], i: usize) -> i64 {
     row.get(i).and_then(Value::as_i64).unwrap_or(0)
 }
-fn opt_int(row: &[Value], i: usize) -> Option<i64> {
+pub(crate) fn opt_int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
 }
 
 /// Takes a column out of a row without cloning it.
-fn take(v: &mut Value) -> Value {
+pub(crate) fn take(v: &mut Value) -> Value {
     std::mem::replace(v, Value::Null)
 }
 
-fn date_text(d: Option<NaiveDate>) -> Value {
+pub(crate) fn date_text(d: Option<NaiveDate>) -> Value {
     d.map_or(Value::Null, |d| {
         Value::Text(d.format("%Y-%m-%d").to_string())
     })
@@ -198,7 +198,7 @@ impl<'a> Tx<'a> {
         Tx { conn }
     }
 
-    fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
+    pub(crate) fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
         let rows = self.conn.query(sql, params)?;
         rows.first()
             .and_then(|r| r.first())
