@@ -246,10 +246,28 @@ impl Linker {
     ///   model's review threshold → at least `PossibleMatch` (a duplicate is
     ///   sent to a person rather than silently created).
     ///
+    /// * **cap**: whenever a hard rule fired (sex, SSN or given-name conflict)
+    ///   the outcome is at most `PossibleMatch`, as the rules document.
+    ///
     /// Vetoes (twins, birth order, birth certificate) always stand.
     pub fn judge(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> MatchResult {
         let mut r = self.matcher.compare(a, b);
-        if r.outcome == Outcome::Match || !r.rules.is_empty() {
+        if !r.rules.is_empty() {
+            // Every hard rule caps at Possible Match, whatever the learned
+            // policy says (it links e.g. same-household siblings with
+            // unrelated given names, the twin signature, on score alone).
+            if r.outcome == Outcome::Match {
+                r.outcome = Outcome::PossibleMatch;
+                r.fields.push(FieldComparison {
+                    field: Field::FirstName,
+                    level: Level::Missing,
+                    detail: "registry rule: a hard rule caps the decision at Possible Match",
+                    weight: 0.0,
+                });
+            }
+            return r;
+        }
+        if r.outcome == Outcome::Match {
             return r;
         }
         let level = |f: Field| r.fields.get(f.index()).map(|c| c.level);
@@ -496,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_identical_sparse_record() {
+    fn sparse_resend_links_and_household_sibling_is_only_possible() {
         let mut p = Patient::new(
             PersonName::parse("Rivera", "Sofia").expect("valid"),
             BirthDate(d(2023, 2, 14)),
@@ -506,6 +524,33 @@ mod tests {
             .push(PatientIdentifier::new("M1", "PEDS", "MR"));
         let n = normalize(&to_match_record(&p, std::iter::empty()));
         let r = Linker::default().judge(&n, &n);
-        eprintln!("{:?} {}\n{}", r.outcome, r.score, explanation_text(&r));
+        assert_eq!(r.outcome, Outcome::Match, "{}", explanation_text(&r));
+        let mut a = p.clone();
+        a.names[0].given = "Amara".into();
+        a.names[0].middle = Some("Adaeze".into());
+        a.mother_maiden_name = Some(PersonName::parse("Nwosu", "Chioma").expect("valid"));
+        a.addresses.push(immunis_model::Address {
+            street1: "14 Linden Street".into(),
+            city: "Worcester".into(),
+            state: "MA".into(),
+            zip: "01609".into(),
+            ..Default::default()
+        });
+        a.phones.push(immunis_model::Phone {
+            number: "(508) 555-0142".into(),
+            ..Default::default()
+        });
+        let mut z = a.clone();
+        z.names[0].given = "Zara".into();
+        z.identifiers = vec![PatientIdentifier::new("Q1", "CLINIC", "MR")];
+        let na = normalize(&to_match_record(&a, std::iter::empty()));
+        let nz = normalize(&to_match_record(&z, std::iter::empty()));
+        let r = Linker::default().judge(&na, &nz);
+        assert_eq!(
+            r.outcome,
+            Outcome::PossibleMatch,
+            "{}",
+            explanation_text(&r)
+        );
     }
 }
