@@ -556,3 +556,19 @@ impl<'a> Tx<'a> {
         }))
     }
 }
+
+impl<'a> Tx<'a> {
+    /// (message control id, patient id) of every journaled message that was
+    /// applied to a person: the join from ground truth to registry records.
+    pub fn journal_patients(&mut self) -> Result<Vec<(String, PatientId)>> {
+        let rows = self.conn.query(
+            "SELECT message_control_id, patient_id FROM message_journal \
+             WHERE patient_id IS NOT NULL AND message_control_id IS NOT NULL ORDER BY id",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| (text(&mut r, 0), PatientId(int(&r, 1))))
+            .collect())
+    }
+}
