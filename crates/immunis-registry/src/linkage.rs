@@ -20,7 +20,7 @@ use immunis_matching::{
 use immunis_model::{CompletionStatus, DoseReport, Patient, PatientId, Sex, VaccinationEvent};
 use immunis_store::{EventStatus, StoreError, Tx};
 
-use crate::matching::{MatchDecision, PatientMatcher, ReviewCandidate};
+use crate::matching::{MatchDecision, PatientMatcher, ReviewCandidate, SearchCandidates};
 use crate::query::PatientQuery;
 
 /// Blocks holding more people than this are skipped when looking for
@@ -488,7 +488,7 @@ impl PatientMatcher for ProbabilisticMatcher {
         &self,
         tx: &mut Tx<'_>,
         q: &PatientQuery,
-    ) -> Result<Option<(Vec<PatientId>, Vec<PatientId>)>, StoreError> {
+    ) -> Result<Option<SearchCandidates>, StoreError> {
         let rec = normalize(&query_record(q));
         let clusters = self.linker.candidates(tx, &rec, &|_| false)?;
         let mut confident = Vec::new();

@@ -31,6 +31,9 @@ pub enum MatchDecision {
     Review(Vec<ReviewCandidate>),
 }
 
+/// A search's survivors: (confident, possible).
+pub type SearchCandidates = (Vec<PatientId>, Vec<PatientId>);
+
 /// Who an incoming person is. Runs inside the write transaction.
 pub trait PatientMatcher: Send + Sync {
     fn identify(
@@ -52,7 +55,7 @@ pub trait PatientMatcher: Send + Sync {
         &self,
         _tx: &mut Tx<'_>,
         _q: &PatientQuery,
-    ) -> Result<Option<(Vec<PatientId>, Vec<PatientId>)>, StoreError> {
+    ) -> Result<Option<SearchCandidates>, StoreError> {
         Ok(None)
     }
 }
