@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut batch = Vec::with_capacity(20_000);
     let every = (n as usize / queries.max(1)).max(1);
     let mut loaded = 0usize;
-    let mut flush = |batch: &mut Vec<immunis_model::Patient>| -> Result<(), immunis_store::StoreError> {
+    let flush = |batch: &mut Vec<immunis_model::Patient>| -> Result<(), immunis_store::StoreError> {
         let b = std::mem::take(batch);
         store.write(&mut |tx| {
             for p in &b {
@@ -51,12 +51,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loaded += 1;
         if batch.len() == 20_000 {
             flush(&mut batch)?;
-            eprintln!("loaded {loaded} in {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "loaded {loaded} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     flush(&mut batch)?;
     let load_secs = started.elapsed().as_secs_f64();
-    println!("bulk load: {n} people in {load_secs:.1} s ({:.0}/s)", n as f64 / load_secs);
+    println!(
+        "bulk load: {n} people in {load_secs:.1} s ({:.0}/s)",
+        n as f64 / load_secs
+    );
 
     // Single-record matching through the blocking index.
     let matcher = ProbabilisticMatcher::default();

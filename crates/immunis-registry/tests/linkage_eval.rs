@@ -166,5 +166,9 @@ fn synthetic_population_precision_and_recall() {
     );
     assert!(after_dedup.recall() >= after_ingest.recall());
     // Measured 0.9876 after ingest and 0.9912 after dedup at 2,000 people (seed 42).
-    assert!(after_dedup.recall() >= 0.98, "recall {:.4}", after_dedup.recall());
+    assert!(
+        after_dedup.recall() >= 0.98,
+        "recall {:.4}",
+        after_dedup.recall()
+    );
 }
