@@ -30,8 +30,9 @@ def test_dedup_review_merge_unmerge(tmp_path):
     for n in range(2, 40):
         r = subprocess.run([BIN, "merge", "--data-dir", data, "1", str(n)], capture_output=True, text=True, timeout=60)
         if r.returncode == 0:
-            assert "merged into 1" in r.stdout
-            other = n
+            m = re.search(r"patient (\d+) merged into 1 ", r.stdout)
+            assert m, r.stdout
+            other = int(m.group(1))
             break
     assert other is not None
     unmerged = run_cli("unmerge", "--data-dir", data, str(other)).stdout
