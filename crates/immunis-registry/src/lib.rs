@@ -111,6 +111,22 @@ impl Registry {
         }))
     }
 
+    /// A store read from async code: on a multi-threaded runtime it runs in
+    /// `block_in_place`, so a backend with its own blocking client (the
+    /// synchronous `postgres` crate starts a runtime per call) does not
+    /// panic inside the caller's runtime, and other tasks keep running.
+    pub(crate) fn read_in_async(
+        &self,
+        f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.store.read(f))
+            }
+            _ => self.store.read(f),
+        }
+    }
+
     /// The CDSi engine (evaluation and forecast).
     pub fn engine(&self) -> &immunis_cdsi::Engine {
         &self.engine

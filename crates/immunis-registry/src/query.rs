@@ -235,7 +235,7 @@ impl Registry {
         let mut outcome = QueryOutcome::NotFound;
         let mut seen = Vec::new();
         let limit = limit.max(1);
-        self.store.read(&mut |tx| {
+        self.read_in_async(&mut |tx| {
             // The matcher's Match / Possible Match, united with the exact
             // search (identifier confirmed by birth date or surname; exact
             // names and birth date): a lookup by exact demographics finds
@@ -306,7 +306,7 @@ impl Registry {
         id: PatientId,
     ) -> Result<PatientRecord, RegistryError> {
         let mut rec = None;
-        self.store.read(&mut |tx| {
+        self.read_in_async(&mut |tx| {
             rec = load_visible(tx, self, actor, purpose, id)?;
             Ok(())
         })?;
