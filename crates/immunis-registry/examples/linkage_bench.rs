@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     for person in Generator::new(config)? {
-        if loaded % every == 0 && probes.len() < queries {
+        if loaded.checked_rem(every) == Some(0) && probes.len() < queries {
             // The probe is a later submission: the first message's demographics.
             probes.push(person.patient.clone());
         }
