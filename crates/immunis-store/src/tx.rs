@@ -183,11 +183,11 @@ pub(crate) fn opt_int(row: &[Value], i: usize) -> Option<i64> {
 }
 
 /// Takes a column out of a row without cloning it.
-pub(crate) fn take(v: &mut Value) -> Value {
+fn take(v: &mut Value) -> Value {
     std::mem::replace(v, Value::Null)
 }
 
-pub(crate) fn date_text(d: Option<NaiveDate>) -> Value {
+fn date_text(d: Option<NaiveDate>) -> Value {
     d.map_or(Value::Null, |d| {
         Value::Text(d.format("%Y-%m-%d").to_string())
     })
