@@ -6,12 +6,15 @@
 
 pub mod auth;
 pub mod consolidate;
+pub mod dedup;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;
 pub mod ingest;
+pub mod linkage;
 pub mod matching;
 pub mod query;
+pub mod review;
 pub mod writer;
 
 use std::sync::Arc;
@@ -21,9 +24,12 @@ use immunis_model::{CodeTables, PatientSubmission};
 use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
 pub use auth::{AuditVerification, AuthError};
+pub use dedup::DedupSummary;
 pub use ingest::{DoseOutcome, IngestOutcome};
-pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
+pub use linkage::{Linker, ProbabilisticMatcher};
+pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
+pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};
 use writer::Writer;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -87,7 +93,7 @@ fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> 
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
-        Self::with_matcher(store, Arc::new(ConservativeMatcher))
+        Self::with_matcher(store, Arc::new(ProbabilisticMatcher::default()))
     }
 
     pub fn with_matcher(
@@ -120,10 +126,13 @@ impl Registry {
         &self,
         f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::block_in_place(|| self.store.read(f))
-        } else {
-            self.store.read(f)
+        // block_in_place needs the multi-thread runtime; on a current-thread
+        // runtime (or none) the read simply runs.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.store.read(f))
+            }
+            _ => self.store.read(f),
         }
     }
 

@@ -72,19 +72,37 @@ pub(crate) fn load_visible(
     purpose: Purpose,
     id: PatientId,
 ) -> Result<Option<PatientRecord>, StoreError> {
+    if tx.load_patient(id)?.is_none() {
+        return Ok(None);
+    }
+    // A record merged into another reads as its survivor; the survivor's
+    // record includes every event of the records merged into it.
+    let id = tx.root_of(id)?;
     let Some(stored) = tx.load_patient(id)? else {
         return Ok(None);
     };
-    if stored.merged_into.is_some() {
-        return Ok(None);
-    }
-    let ctx = PatientContext {
-        objection_active: objection(&stored.patient),
-    };
-    let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
-    let mut events = tx.load_events(id)?;
-    let mut observations = tx.load_observations(id)?;
+    let cluster = tx.cluster_of(id)?;
+    let mut events = Vec::new();
+    let mut observations = Vec::new();
     let mut patient = stored.patient;
+    let mut objection_active = objection(&patient);
+    for member in &cluster {
+        events.extend(tx.load_events(*member)?);
+        observations.extend(tx.load_observations(*member)?);
+        if *member != id {
+            if let Some(m) = tx.load_patient(*member)? {
+                objection_active |= objection(&m.patient);
+                for ident in m.patient.identifiers {
+                    if !patient.identifiers.contains(&ident) {
+                        patient.identifiers.push(ident);
+                    }
+                }
+            }
+        }
+    }
+    events.sort_by_key(|e| e.id.0);
+    let ctx = PatientContext { objection_active };
+    let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
     let restricted = match decision {
         Decision::Deny(_) => return Ok(None),
         Decision::Allow => false,
@@ -179,6 +197,28 @@ fn candidates(
     Ok((confident, possible))
 }
 
+/// Maps records to their merge survivors (deduplicated, order kept).
+fn roots(
+    tx: &mut Tx<'_>,
+    (confident, possible): (Vec<PatientId>, Vec<PatientId>),
+) -> Result<(Vec<PatientId>, Vec<PatientId>), StoreError> {
+    let mut c = Vec::new();
+    for p in confident {
+        let r = tx.root_of(p)?;
+        if !c.contains(&r) {
+            c.push(r);
+        }
+    }
+    let mut v = Vec::new();
+    for p in possible {
+        let r = tx.root_of(p)?;
+        if !c.contains(&r) && !v.contains(&r) {
+            v.push(r);
+        }
+    }
+    Ok((c, v))
+}
+
 impl Registry {
     /// Finds a person for a query; at most `limit` candidates are returned.
     /// The search is audited before this returns.
@@ -215,7 +255,23 @@ impl Registry {
         let mut seen = Vec::new();
         let limit = limit.max(1);
         self.read(&mut |tx| {
-            let (confident, possible) = candidates(tx, q)?;
+            // The matcher's Match / Possible Match, united with the exact
+            // search (identifier confirmed by birth date or surname; exact
+            // names and birth date): a lookup by exact demographics finds
+            // the person even where the matcher would only queue the pair.
+            let exact = candidates(tx, q)?;
+            let (mut confident, mut possible) = roots(tx, exact)?;
+            if let Some((c, p)) = self.matcher.search(tx, q)? {
+                for r in c {
+                    if !confident.contains(&r) {
+                        confident.push(r);
+                    }
+                }
+                possible.extend(p);
+            }
+            possible.sort();
+            possible.dedup();
+            possible.retain(|p| !confident.contains(p));
             let mut visible_conf = Vec::new();
             for pid in confident {
                 if let Some(r) = load_visible(tx, self, actor, purpose, pid)? {

@@ -12,6 +12,7 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
+mod tx_linkage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
 };
+pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
 /// carries patient data.

@@ -13,7 +13,7 @@ use crate::{now_millis, Conn, Result, StoreError, Value};
 
 /// One transaction. Obtained from [`crate::Store::write`] or [`crate::Store::read`].
 pub struct Tx<'a> {
-    conn: &'a mut dyn Conn,
+    pub(crate) conn: &'a mut dyn Conn,
 }
 
 /// An inbound message as received, before it is processed.
@@ -166,19 +166,19 @@ pub fn audit_hash(prev: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
     hex::encode(h.finalize())
 }
 
-fn text(row: &mut [Value], i: usize) -> String {
+pub(crate) fn text(row: &mut [Value], i: usize) -> String {
     row.get_mut(i)
         .map(take)
         .and_then(Value::into_string)
         .unwrap_or_default()
 }
-fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
+pub(crate) fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
     row.get_mut(i).map(take).and_then(Value::into_string)
 }
-fn int(row: &[Value], i: usize) -> i64 {
+pub(crate) fn int(row: &[Value], i: usize) -> i64 {
     row.get(i).and_then(Value::as_i64).unwrap_or(0)
 }
-fn opt_int(row: &[Value], i: usize) -> Option<i64> {
+pub(crate) fn opt_int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
 }
 
@@ -198,7 +198,7 @@ impl<'a> Tx<'a> {
         Tx { conn }
     }
 
-    fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
+    pub(crate) fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
         let rows = self.conn.query(sql, params)?;
         rows.first()
             .and_then(|r| r.first())
@@ -636,21 +636,25 @@ impl<'a> Tx<'a> {
     }
 
     /// The active event a source reported under this filler order number, as
-    /// its id and stored document (no decoding: the ingest hot path compares
+    /// its id, owner and stored document (no decoding: the ingest hot path compares
     /// documents as text, see [`crate::event_to_doc`]).
     pub fn find_event_doc_by_source(
         &mut self,
         facility_code: &str,
         filler: &str,
-    ) -> Result<Option<(VaccinationId, String)>> {
+    ) -> Result<Option<(VaccinationId, PatientId, String)>> {
         let mut rows = self.conn.query(
-            "SELECT event_id, doc FROM vaccination_event \
+            "SELECT event_id, patient_id, doc FROM vaccination_event \
              WHERE facility_code = $1 AND filler_order_number = $2 AND status = 'active' ORDER BY event_id DESC LIMIT 1",
             &[facility_code.into(), filler.into()],
         )?;
-        Ok(rows
-            .pop()
-            .map(|mut r| (VaccinationId(int(&r, 0)), text(&mut r, 1))))
+        Ok(rows.pop().map(|mut r| {
+            (
+                VaccinationId(int(&r, 0)),
+                PatientId(int(&r, 1)),
+                text(&mut r, 2),
+            )
+        }))
     }
 
     /// Every event of a person, all statuses, oldest first.

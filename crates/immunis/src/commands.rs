@@ -13,7 +13,7 @@ use immunis_registry::{console_admin, AuditVerification, Registry};
 
 use crate::StoreArgs;
 
-fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
+pub(crate) fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
     let s =
         immunis_store::open(&store.data_dir, store.database_url.as_deref()).with_context(|| {
             match &store.database_url {

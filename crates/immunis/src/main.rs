@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod commands;
+mod linkage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +121,53 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// De-duplicate the whole registry: auto-merge Matches, queue Possible Matches.
+    Dedup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Scoring threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// The review queue of possible matches.
+    Review {
+        #[command(subcommand)]
+        action: ReviewCommand,
+    },
+    /// Merge record ABSORB into record KEEP's person (non-destructive; see `unmerge`).
+    Merge {
+        #[command(flatten)]
+        store: StoreArgs,
+        keep: i64,
+        absorb: i64,
+    },
+    /// Undo the merge that absorbed record ID; both records read as before.
+    Unmerge {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Pending possible matches with the matcher's per-field explanation.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Resolve a review item as the same person (merge) or different people.
+    Resolve {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: i64,
+        #[arg(long, conflicts_with = "different")]
+        same: bool,
+        #[arg(long)]
+        different: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +264,22 @@ fn main() -> std::process::ExitCode {
         Command::Audit { action } => match action {
             AuditCommand::Verify { store } => commands::audit_verify(store),
         },
+        Command::Dedup { store, workers } => linkage::dedup(store, workers),
+        Command::Review { action } => match action {
+            ReviewCommand::List { store, limit } => linkage::review_list(store, limit),
+            ReviewCommand::Resolve {
+                store,
+                id,
+                same,
+                different,
+            } => linkage::review_resolve(store, id, same, different),
+        },
+        Command::Merge {
+            store,
+            keep,
+            absorb,
+        } => linkage::merge(store, keep, absorb),
+        Command::Unmerge { store, id } => linkage::unmerge(store, id),
     };
     match result {
         Ok(code) => code,
