@@ -34,4 +34,4 @@ if [ "$status" -ne 0 ]; then
 fi
 
 echo "== End-to-end tests (real server, real clients) =="
-IMMUNIS_BIN="$ROOT/target/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"
+IMMUNIS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"

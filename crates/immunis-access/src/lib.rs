@@ -39,6 +39,32 @@ impl Role {
             Role::Person => "person",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "provider_user" => Role::ProviderUser,
+            "provider_system" => Role::ProviderSystem,
+            "school" => Role::School,
+            "board_of_health" => Role::BoardOfHealth,
+            "health_department" => Role::HealthDepartment,
+            "study" => Role::Study,
+            "registry_admin" => Role::RegistryAdmin,
+            "person" => Role::Person,
+            _ => return None,
+        })
+    }
+
+    /// The purpose a role's reads serve.
+    pub fn default_purpose(self) -> Purpose {
+        match self {
+            Role::ProviderUser | Role::ProviderSystem => Purpose::Treatment,
+            Role::School => Purpose::SchoolEntry,
+            Role::BoardOfHealth | Role::HealthDepartment => Purpose::PublicHealth,
+            Role::Study => Purpose::Research,
+            Role::RegistryAdmin => Purpose::Administration,
+            Role::Person => Purpose::SelfAccess,
+        }
+    }
 }
 
 /// Why the data is wanted.
@@ -85,6 +111,10 @@ pub enum Action {
     SearchPatients,
     /// Read one person's record (history, forecast).
     ReadRecord,
+    /// Record or withdraw an objection to data sharing on a person's behalf.
+    RecordConsent,
+    /// A de-identified extract for an approved study.
+    DeidentifiedExtract,
     /// Manage organizations, users, facilities, consent, merges.
     Administer,
 }
@@ -95,16 +125,27 @@ impl Action {
             Action::SubmitRecord => "submit_record",
             Action::SearchPatients => "search_patients",
             Action::ReadRecord => "read_record",
+            Action::RecordConsent => "record_consent",
+            Action::DeidentifiedExtract => "deidentified_extract",
             Action::Administer => "administer",
         }
     }
 }
 
-/// What the policy needs to know about the person concerned.
+/// What the policy needs to know about the person concerned, and about the
+/// person's relation to the asking actor. The registry computes it from the
+/// consent history, rosters, jurisdictions and user accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PatientContext {
-    /// An active objection to data sharing (PD1-12 = Y).
+    /// An active objection to data sharing (the latest consent event files one).
     pub objection_active: bool,
+    /// The person is on the actor organization's roster (a school's students,
+    /// a health-department program's enrolled clients).
+    pub on_roster: bool,
+    /// The person lives in the actor organization's jurisdiction (board of health).
+    pub in_jurisdiction: bool,
+    /// The person is the actor (a person's own account).
+    pub is_self: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +154,9 @@ pub enum Decision {
     /// Under an objection to data sharing a provider sees only what its own
     /// organization gave (105 CMR 222).
     AllowOwnOrganizationOnly,
+    /// Schools see the school-entry data only: name, birth date, sex and the
+    /// vaccinations (no contacts, guardians, observations or refusals).
+    AllowSchoolEntryOnly,
     Deny(&'static str),
 }
 
@@ -125,23 +169,34 @@ impl Decision {
         match self {
             Decision::Allow => "allow",
             Decision::AllowOwnOrganizationOnly => "allow_own_organization_only",
+            Decision::AllowSchoolEntryOnly => "allow_school_entry_only",
             Decision::Deny(_) => "deny",
         }
     }
 }
 
+fn is_provider(role: Role) -> bool {
+    matches!(role, Role::ProviderUser | Role::ProviderSystem)
+}
+
 /// The one authorization point.
+///
+/// `patient` is `None` for a search before any person is known: the search
+/// itself is allowed or not, and each candidate is then decided with its
+/// context as a [`Action::ReadRecord`].
 pub fn decide(
     actor: &Actor,
     action: Action,
     purpose: Purpose,
     patient: Option<PatientContext>,
 ) -> Decision {
-    let objection = patient.is_some_and(|p| p.objection_active);
+    let ctx = patient.unwrap_or_default();
+    let known = patient.is_some();
+    let objection = ctx.objection_active;
     match (actor.role, action) {
         (Role::RegistryAdmin, _) => Decision::Allow,
         (_, Action::Administer) => Decision::Deny("only registry administrators administer"),
-        (Role::ProviderUser | Role::ProviderSystem, Action::SubmitRecord) => {
+        (role, Action::SubmitRecord | Action::RecordConsent) if is_provider(role) => {
             if actor.organization.is_none() {
                 Decision::Deny("submitter belongs to no organization")
             } else {
@@ -149,12 +204,21 @@ pub fn decide(
             }
         }
         (_, Action::SubmitRecord) => Decision::Deny("only providers submit records"),
-        (
-            Role::ProviderUser | Role::ProviderSystem,
-            Action::SearchPatients | Action::ReadRecord,
-        ) => {
+        (_, Action::RecordConsent) => {
+            Decision::Deny("only providers and the registry record objections")
+        }
+        (Role::Study, Action::DeidentifiedExtract) if purpose == Purpose::Research => {
+            Decision::Allow
+        }
+        (_, Action::DeidentifiedExtract) => {
+            Decision::Deny("de-identified extracts are for approved studies")
+        }
+        (Role::Study, _) => Decision::Deny("studies receive de-identified extracts only"),
+        (role, Action::SearchPatients | Action::ReadRecord) if is_provider(role) => {
             if purpose != Purpose::Treatment {
                 Decision::Deny("providers read records for treatment")
+            } else if actor.organization.is_none() {
+                Decision::Deny("provider belongs to no organization")
             } else if objection {
                 Decision::AllowOwnOrganizationOnly
             } else {
@@ -162,23 +226,45 @@ pub fn decide(
             }
         }
         (Role::HealthDepartment, Action::SearchPatients | Action::ReadRecord) => {
-            // The Department's own access remains under an objection.
-            if purpose == Purpose::PublicHealth {
-                Decision::Allow
-            } else {
+            // A Department program's own access remains under an objection,
+            // but only for the clients enrolled in it.
+            if purpose != Purpose::PublicHealth {
                 Decision::Deny("health department access is for public health")
-            }
-        }
-        (Role::School | Role::BoardOfHealth, Action::SearchPatients | Action::ReadRecord) => {
-            if objection {
-                Decision::Deny("the person objected to data sharing")
+            } else if known && !ctx.on_roster {
+                Decision::Deny("the person is not enrolled in this program")
             } else {
                 Decision::Allow
             }
         }
-        (Role::Study, _) => Decision::Deny("studies receive de-identified extracts only"),
-        (Role::Person, Action::ReadRecord) if purpose == Purpose::SelfAccess => Decision::Allow,
+        (Role::School, Action::SearchPatients | Action::ReadRecord) => {
+            if purpose != Purpose::SchoolEntry {
+                Decision::Deny("school access is for school entry")
+            } else if objection {
+                Decision::Deny("the person objected to data sharing")
+            } else if known && !ctx.on_roster {
+                Decision::Deny("the person is not on the school's roster")
+            } else {
+                Decision::AllowSchoolEntryOnly
+            }
+        }
+        (Role::BoardOfHealth, Action::SearchPatients | Action::ReadRecord) => {
+            if purpose != Purpose::PublicHealth {
+                Decision::Deny("board of health access is for public health")
+            } else if objection {
+                Decision::Deny("the person objected to data sharing")
+            } else if known && !ctx.in_jurisdiction {
+                Decision::Deny("the person does not live in the board's jurisdiction")
+            } else {
+                Decision::Allow
+            }
+        }
+        (Role::Person, Action::ReadRecord) if purpose == Purpose::SelfAccess && ctx.is_self => {
+            Decision::Allow
+        }
         (Role::Person, _) => Decision::Deny("a person may only read their own record"),
+        (_, Action::SearchPatients | Action::ReadRecord) => {
+            Decision::Deny("no access rule for this role")
+        }
     }
 }
 
@@ -200,6 +286,9 @@ mod tests {
     fn objection_limits_providers_and_blocks_schools() {
         let p = Some(PatientContext {
             objection_active: true,
+            on_roster: true,
+            in_jurisdiction: true,
+            is_self: false,
         });
         assert_eq!(
             decide(
@@ -233,6 +322,95 @@ mod tests {
             ),
             Decision::Allow
         );
+        let not_enrolled = Some(PatientContext {
+            objection_active: true,
+            ..Default::default()
+        });
+        assert!(decide(
+            &actor(Role::HealthDepartment),
+            Action::ReadRecord,
+            Purpose::PublicHealth,
+            not_enrolled
+        )
+        .is_denied());
+    }
+
+    #[test]
+    fn rosters_jurisdictions_and_self() {
+        let none = PatientContext::default();
+        let roster = PatientContext {
+            on_roster: true,
+            ..none
+        };
+        let resident = PatientContext {
+            in_jurisdiction: true,
+            ..none
+        };
+        let me = PatientContext {
+            is_self: true,
+            ..none
+        };
+        let school = actor(Role::School);
+        assert_eq!(
+            decide(
+                &school,
+                Action::ReadRecord,
+                Purpose::SchoolEntry,
+                Some(roster)
+            ),
+            Decision::AllowSchoolEntryOnly
+        );
+        assert!(decide(
+            &school,
+            Action::ReadRecord,
+            Purpose::SchoolEntry,
+            Some(none)
+        )
+        .is_denied());
+        assert!(decide(
+            &school,
+            Action::ReadRecord,
+            Purpose::PublicHealth,
+            Some(roster)
+        )
+        .is_denied());
+        let boh = actor(Role::BoardOfHealth);
+        assert_eq!(
+            decide(
+                &boh,
+                Action::ReadRecord,
+                Purpose::PublicHealth,
+                Some(resident)
+            ),
+            Decision::Allow
+        );
+        assert!(decide(
+            &boh,
+            Action::ReadRecord,
+            Purpose::PublicHealth,
+            Some(roster)
+        )
+        .is_denied());
+        let person = actor(Role::Person);
+        assert_eq!(
+            decide(&person, Action::ReadRecord, Purpose::SelfAccess, Some(me)),
+            Decision::Allow
+        );
+        assert!(decide(&person, Action::ReadRecord, Purpose::SelfAccess, Some(none)).is_denied());
+        assert!(decide(&person, Action::SearchPatients, Purpose::SelfAccess, None).is_denied());
+        let study = actor(Role::Study);
+        assert_eq!(
+            decide(&study, Action::DeidentifiedExtract, Purpose::Research, None),
+            Decision::Allow
+        );
+        assert!(decide(&study, Action::ReadRecord, Purpose::Research, Some(me)).is_denied());
+        assert!(decide(
+            &actor(Role::ProviderSystem),
+            Action::DeidentifiedExtract,
+            Purpose::Research,
+            None
+        )
+        .is_denied());
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::{audit_entry, Registry, RegistryError};
 pub enum AuthError {
     #[error("invalid username or password")]
     BadCredentials,
+    #[error("session or token expired")]
+    Expired,
     #[error("authentication unavailable: {0}")]
     Unavailable(String),
 }
@@ -69,7 +71,7 @@ pub fn hash_secret(secret: &str) -> Result<String, RegistryError> {
         .map_err(|e| RegistryError::Internal(format!("password hashing failed: {e}")))
 }
 
-fn verify_secret(secret: &str, phc: &str) -> bool {
+pub(crate) fn verify_secret(secret: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
             Argon2::default()
@@ -80,7 +82,7 @@ fn verify_secret(secret: &str, phc: &str) -> bool {
 }
 
 impl Registry {
-    fn require_admin(&self, actor: &Actor) -> Result<(), RegistryError> {
+    pub(crate) fn require_admin(&self, actor: &Actor) -> Result<(), RegistryError> {
         match immunis_access::decide(actor, Action::Administer, Purpose::Administration, None) {
             immunis_access::Decision::Deny(why) => Err(RegistryError::Denied(why)),
             _ => Ok(()),
@@ -131,11 +133,8 @@ impl Registry {
         password: &str,
     ) -> Result<(), RegistryError> {
         self.require_admin(actor)?;
-        if password.chars().count() < 12 {
-            return Err(RegistryError::Invalid(
-                "submitter passwords must have at least 12 characters".into(),
-            ));
-        }
+        crate::identity::check_password(username, password, 12)
+            .map_err(|e| RegistryError::Invalid(format!("submitter password: {e}")))?;
         let hash = hash_secret(password)?;
         let (code, user) = (facility_code.to_string(), username.to_string());
         let mut audit = audit_entry(
@@ -270,13 +269,6 @@ impl Registry {
     }
 }
 
-/// The result of re-walking the audit chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditVerification {
-    Intact { records: i64, head: String },
-    Broken { seq: i64, reason: String },
-}
-
 impl Registry {
     /// Registered facilities with their organizations (administrators only).
     pub fn list_facilities(
@@ -290,32 +282,5 @@ impl Registry {
             Ok(())
         })?;
         Ok(out)
-    }
-
-    /// Re-walks the whole hash chain of the audit trail, page by page.
-    pub fn verify_audit(&self, actor: &Actor) -> Result<AuditVerification, RegistryError> {
-        self.require_admin(actor)?;
-        let mut prev = immunis_store::genesis();
-        let mut seq = 0i64;
-        loop {
-            let mut page = Vec::new();
-            self.read(&mut |tx| {
-                page = tx.audit_records(seq, 10_000)?;
-                Ok(())
-            })?;
-            if page.is_empty() {
-                return Ok(AuditVerification::Intact {
-                    records: seq,
-                    head: prev,
-                });
-            }
-            match immunis_store::verify_chain(&page, prev.clone(), seq) {
-                Ok((h, s)) => {
-                    prev = h;
-                    seq = s;
-                }
-                Err((bad, reason)) => return Ok(AuditVerification::Broken { seq: bad, reason }),
-            }
-        }
     }
 }

@@ -109,6 +109,7 @@ mod tests {
             refusals: Vec::new(),
             observations,
             restricted: false,
+            objection_active: false,
         }
     }
 

@@ -22,6 +22,9 @@ use crate::{Registry, RegistryError, Reply};
 pub enum Submitter {
     /// Credentials (HTTP basic, SOAP) or a client certificate established the actor.
     Authenticated(Actor),
+    /// A verified client certificate (MLLP over TLS) identified the facility:
+    /// MSH-4 of every message must name that facility.
+    Certified(Actor),
     /// A transport the operator trusts (plaintext MLLP on loopback): the
     /// facility is the registered facility named in MSH-4.
     TrustedNetwork,
@@ -157,6 +160,19 @@ fn resolve_actor(
 ) -> Result<Actor, Issue> {
     match who {
         Submitter::Authenticated(a) => Ok(a.clone()),
+        Submitter::Certified(a) => {
+            let code = header.sending_facility.id();
+            if a.facility_code.as_deref() == Some(code) {
+                Ok(a.clone())
+            } else {
+                Err(Issue::error(
+                    Location::field("MSH", 1, 4),
+                    ErrorCode::UnknownKeyIdentifier,
+                    None,
+                    format!("Sending facility {code:?} (MSH-4) is not the facility of the client certificate; message rejected"),
+                ))
+            }
+        }
         Submitter::TrustedNetwork => {
             let code = header.sending_facility.id();
             reg.facility_actor(code, inbound.remote_addr.clone()).map_err(|_| {
@@ -293,12 +309,15 @@ pub(crate) async fn reply_with_audit(
     let entry = journal_entry(raw, inbound, Some(header));
     let bytes = reply.clone();
     let code = code.code().to_string();
+    let audited = reg.audit_enabled();
     let committed = reg
         .writer
         .run(move |tx| {
             let id = tx.journal_insert(&entry)?;
             tx.journal_respond(id, &bytes, &code, audit.patient_ids.first().copied())?;
-            tx.append_audit(&audit)?;
+            if audited {
+                tx.append_audit(&audit)?;
+            }
             Ok(())
         })
         .await;

@@ -4,33 +4,45 @@
 //! goes through the group-commit writer for anything that changes data.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
+pub mod consent;
 pub mod consolidate;
 pub mod dedup;
+pub mod extract;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;
+pub mod identity;
 pub mod ingest;
 pub mod linkage;
 pub mod matching;
 pub mod query;
 pub mod review;
+pub mod totp;
 pub mod writer;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use immunis_access::{Action, Actor, Decision, Purpose, Role};
 use immunis_model::{CodeTables, PatientSubmission};
 use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
-pub use auth::{AuditVerification, AuthError};
+pub use audit::{Anchor, AuditVerification, Disclosure};
+pub use auth::AuthError;
 pub use dedup::DedupSummary;
+pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
+pub use immunis_store::{ConsentEvent, ConsentKind};
 pub use ingest::{DoseOutcome, IngestOutcome};
 pub use linkage::{Linker, ProbabilisticMatcher};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
 pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};
 use writer::Writer;
+
+/// Opens a store (for transports' tests and the CLI, which never touch it otherwise).
+pub use immunis_store::open as open_store;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RegistryError {
@@ -67,6 +79,9 @@ pub struct Registry {
     engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
     facility_cache: auth::FacilityCache,
+    grants: identity::Grants,
+    /// Only the audit benchmark turns this off (to measure the audit's cost).
+    audit_enabled: Arc<AtomicBool>,
 }
 
 /// The response a transport sends back for a journaled message, built inside
@@ -110,6 +125,8 @@ impl Registry {
             engine,
             auth_cache: auth::CredentialCache::default(),
             facility_cache: auth::FacilityCache::default(),
+            grants: identity::Grants::default(),
+            audit_enabled: Arc::new(AtomicBool::new(true)),
         }))
     }
 
@@ -195,9 +212,21 @@ impl Registry {
         }
         let matcher = self.matcher.clone();
         let mut audit = audit_entry(actor, "ingest", Purpose::Treatment, "allow");
+        let consent_actor = actor.clone();
+        let audit_on = self.audit_enabled.clone();
         Ok(move |tx: &mut Tx<'_>| {
             let jid = tx.journal_insert(&entry)?;
             let outcome = ingest::apply_submission(tx, matcher.as_ref(), &submission, Some(jid))?;
+            let consent = match outcome.patient_id {
+                Some(pid) => consent::apply_submitted_protection(
+                    tx,
+                    &consent_actor,
+                    pid,
+                    submission.patient.protection.as_ref(),
+                    Some(jid),
+                )?,
+                None => None,
+            };
             let reply = respond(&outcome);
             tx.journal_respond(jid, &reply.bytes, &reply.code, outcome.patient_id)?;
             audit.patient_ids = outcome.patient_id.into_iter().collect();
@@ -208,7 +237,15 @@ impl Registry {
                 outcome.count(DoseOutcome::Deleted),
                 outcome.count(DoseOutcome::Unchanged)
             ));
-            tx.append_audit(&audit)?;
+            if let Some(kind) = consent {
+                if let Some(d) = audit.detail.as_mut() {
+                    d.push_str("; ");
+                    d.push_str(kind.as_str());
+                }
+            }
+            if audit_on.load(Ordering::Relaxed) {
+                tx.append_audit(&audit)?;
+            }
             Ok((outcome, reply))
         })
     }
@@ -236,6 +273,33 @@ impl Registry {
     ) -> Result<(IngestOutcome, Reply), RegistryError> {
         let job = self.ingest_job(actor, submission, entry, respond)?;
         self.writer.run_blocking(job)
+    }
+
+    /// Turns the audit trail off or on. For the audit-overhead benchmark only:
+    /// a registry in service always audits.
+    #[doc(hidden)]
+    pub(crate) fn audit_enabled(&self) -> bool {
+        self.audit_enabled.load(Ordering::Relaxed)
+    }
+
+    pub fn set_audit_enabled_for_benchmark(&self, on: bool) {
+        self.audit_enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// Appends one audit entry in its own durable write.
+    pub(crate) async fn append_audit(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        if !self.audit_enabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.writer
+            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .await
+    }
+
+    /// Blocking form of [`Registry::append_audit`].
+    pub(crate) fn append_audit_blocking(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        self.writer
+            .run_blocking(move |tx| tx.append_audit(&audit).map(|_| ()))
     }
 
     /// Counts for status pages and tests: (patients, vaccination events).

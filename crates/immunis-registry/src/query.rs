@@ -4,10 +4,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose};
-use immunis_model::{OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
+use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose, Role};
+use immunis_model::{Dated, OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
 use immunis_store::{name_key, AuditEntry, StoreError, StoredEvent, StoredObservation, Tx};
 
+use crate::consent::derive_state;
 use crate::consolidate::{consolidate, refusals, ConsolidatedDose};
 use crate::{audit_entry, Registry, RegistryError};
 
@@ -32,6 +33,8 @@ pub struct PatientRecord {
     pub observations: Vec<StoredObservation>,
     /// True when an objection to data sharing limited what is shown.
     pub restricted: bool,
+    /// The current consent state (from the consent history).
+    pub objection_active: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -45,8 +48,48 @@ pub enum QueryOutcome {
     TooMany,
 }
 
-fn objection(p: &Patient) -> bool {
-    p.protection.as_ref().is_some_and(|d| d.value)
+/// The policy inputs for one person and one actor: the consent state from
+/// the history, and the person's relation to the actor's organization
+/// (roster, jurisdiction) or to the actor (own record).
+pub(crate) fn patient_context(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    id: PatientId,
+    patient: &Patient,
+    objection_active: bool,
+) -> Result<PatientContext, StoreError> {
+    let mut ctx = PatientContext {
+        objection_active,
+        ..Default::default()
+    };
+    match (actor.role, actor.organization) {
+        (Role::School | Role::HealthDepartment, Some(org)) => {
+            ctx.on_roster = tx.on_roster(org, id)?;
+        }
+        (Role::BoardOfHealth, Some(org)) => {
+            let area = tx.jurisdiction(org)?;
+            ctx.in_jurisdiction = patient.addresses.iter().any(|a| {
+                area.iter().any(|(kind, value)| match kind.as_str() {
+                    "zip" => {
+                        let z = a.zip.trim();
+                        !z.is_empty() && z.get(..5).unwrap_or(z) == value
+                    }
+                    "town" => {
+                        let c = a.city.trim();
+                        !c.is_empty() && c.eq_ignore_ascii_case(value)
+                    }
+                    _ => false,
+                })
+            });
+        }
+        (Role::Person, _) => {
+            ctx.is_self = tx
+                .find_user(&actor.subject)?
+                .is_some_and(|u| !u.disabled && u.person_patient_id == Some(id));
+        }
+        _ => {}
+    }
+    Ok(ctx)
 }
 
 fn facility_orgs(
@@ -81,17 +124,28 @@ pub(crate) fn load_visible(
     let Some(stored) = tx.load_patient(id)? else {
         return Ok(None);
     };
+    // The consent history, not the last PD1 received, is the truth; in a
+    // merged cluster an objection filed on any of its records counts.
     let cluster = tx.cluster_of(id)?;
+    let mut consent = derive_state(&tx.consent_events(id)?);
+    for member in cluster.iter().filter(|m| **m != id) {
+        let c = derive_state(&tx.consent_events(*member)?);
+        consent.objection_active |= c.objection_active;
+        consent.events += c.events;
+    }
+    let ctx = patient_context(tx, actor, id, &stored.patient, consent.objection_active)?;
+    let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
+    if decision.is_denied() {
+        return Ok(None);
+    }
     let mut events = Vec::new();
     let mut observations = Vec::new();
     let mut patient = stored.patient;
-    let mut objection_active = objection(&patient);
     for member in &cluster {
         events.extend(tx.load_events(*member)?);
         observations.extend(tx.load_observations(*member)?);
         if *member != id {
             if let Some(m) = tx.load_patient(*member)? {
-                objection_active |= objection(&m.patient);
                 for ident in m.patient.identifiers {
                     if !patient.identifiers.contains(&ident) {
                         patient.identifiers.push(ident);
@@ -101,11 +155,28 @@ pub(crate) fn load_visible(
         }
     }
     events.sort_by_key(|e| e.id.0);
-    let ctx = PatientContext { objection_active };
-    let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
+    if consent.events > 0 {
+        patient.protection = Some(Dated {
+            value: consent.objection_active,
+            effective: consent.since,
+        });
+    }
     let restricted = match decision {
         Decision::Deny(_) => return Ok(None),
         Decision::Allow => false,
+        Decision::AllowSchoolEntryOnly => {
+            // School-entry data only: the core demographics and the doses.
+            let mut core = Patient::new(
+                patient.legal_name().clone(),
+                patient.birth_date,
+                patient.sex,
+            );
+            core.protection = patient.protection.clone();
+            patient = core;
+            observations.clear();
+            events.retain(|e| e.event.completion != immunis_model::CompletionStatus::Refused);
+            false
+        }
         Decision::AllowOwnOrganizationOnly => {
             let orgs = facility_orgs(tx, &events)?;
             let own = |code: &str| {
@@ -137,6 +208,7 @@ pub(crate) fn load_visible(
         refusals: refused,
         observations,
         restricted,
+        objection_active: consent.objection_active,
     }))
 }
 
@@ -230,9 +302,7 @@ impl Registry {
         limit: usize,
     ) -> Result<QueryOutcome, RegistryError> {
         let (outcome, audit) = self.search(actor, purpose, q, limit).await?;
-        self.writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
-            .await?;
+        self.append_audit(audit).await?;
         Ok(outcome)
     }
 
@@ -333,17 +403,12 @@ impl Registry {
             if rec.is_some() { "allow" } else { "deny" },
         );
         audit.patient_ids = vec![id];
-        self.writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
-            .await?;
+        self.append_audit(audit).await?;
         rec.ok_or_else(|| RegistryError::NotFound("patient".into()))
     }
 
     async fn audit_denied(&self, actor: &Actor, action: &str, purpose: Purpose) {
         let audit = audit_entry(actor, action, purpose, "deny");
-        let _ = self
-            .writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
-            .await;
+        let _ = self.append_audit(audit).await;
     }
 }

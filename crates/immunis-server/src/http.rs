@@ -16,26 +16,54 @@ use immunis_registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::limit::RateLimiter;
 use crate::soap;
 use crate::MAX_MESSAGE_BYTES;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub registry: Arc<Registry>,
     pub base_url: String,
+    /// Every request to the token and session endpoints, per client.
+    pub login_limit: Arc<RateLimiter>,
+    /// Failed basic/SOAP authentications, per client.
+    pub failure_limit: Arc<RateLimiter>,
 }
+
+/// Token/session requests per client per minute.
+const LOGIN_REQUESTS_PER_MINUTE: u32 = 30;
+/// Failed submitter authentications per client per minute before refusal.
+const AUTH_FAILURES_PER_MINUTE: u32 = 20;
 
 pub async fn serve(
     registry: Arc<Registry>,
     listener: TcpListener,
     addr: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: watch::Receiver<bool>,
 ) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let state = AppState {
         registry,
-        base_url: format!("http://{addr}"),
+        base_url: format!("{scheme}://{addr}"),
+        login_limit: Arc::new(RateLimiter::new(
+            LOGIN_REQUESTS_PER_MINUTE,
+            Duration::from_secs(60),
+        )),
+        failure_limit: Arc::new(RateLimiter::new(
+            AUTH_FAILURES_PER_MINUTE,
+            Duration::from_secs(60),
+        )),
     };
     let app = router(state);
+    match tls {
+        None => serve_plain(app, listener, stop).await,
+        Some(cfg) => serve_tls(app, listener, cfg, stop).await,
+    }
+}
+
+async fn serve_plain(app: Router, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let shutdown = async move {
         let _ = stop.changed().await;
     };
@@ -50,12 +78,58 @@ pub async fn serve(
     }
 }
 
+/// HTTPS: rustls in front of the same router, one task per connection.
+async fn serve_tls(
+    app: Router,
+    listener: TcpListener,
+    cfg: Arc<rustls::ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("https accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    _ => return,
+                };
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let mut app = app.clone();
+                    async move { tower_service::Service::call(&mut app, req).await }
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/hl7", post(post_hl7))
         .route("/soap", post(soap::post_soap).get(get_wsdl))
         .route("/IISService", post(soap::post_soap).get(get_wsdl))
+        .route("/oauth/token", post(crate::api::post_token))
+        .route("/session", post(crate::api::post_session))
+        .route("/api/v0/patients/:id", get(crate::api::get_patient))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -101,7 +175,7 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
     Some((u.to_string(), p.to_string()))
 }
 
-fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = format!(
         "{{\"type\":\"about:blank\",\"title\":{},\"status\":{},\"detail\":{}}}",
         json_str(title),
@@ -137,6 +211,13 @@ async fn post_hl7(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if state.failure_limit.blocked(peer.ip()) {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed authentications",
+            "try again later",
+        );
+    }
     let Some((user, pass)) = basic_credentials(&headers) else {
         let mut r = problem(
             StatusCode::UNAUTHORIZED,
@@ -156,11 +237,12 @@ async fn post_hl7(
     {
         Ok(a) => a,
         Err(immunis_registry::AuthError::BadCredentials) => {
+            state.failure_limit.hit(peer.ip());
             return problem(
                 StatusCode::UNAUTHORIZED,
                 "Invalid credentials",
                 "invalid username or password",
-            )
+            );
         }
         Err(e) => {
             return problem(

@@ -9,26 +9,39 @@ use std::time::Duration;
 use immunis_hl7::{frame, MllpDecoder};
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::MAX_MESSAGE_BYTES;
 
 /// A connection idle this long is closed (a stuck client cannot pin a task forever).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A TLS handshake slower than this is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
 pub async fn serve(
     registry: Arc<Registry>,
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let acceptor = tls.map(TlsAcceptor::from);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(registry.clone(), stream, peer));
+                    match &acceptor {
+                        None => {
+                            tokio::spawn(connection(registry.clone(), stream, peer, Submitter::TrustedNetwork));
+                        }
+                        Some(acc) => {
+                            tokio::spawn(tls_connection(registry.clone(), acc.clone(), stream, peer));
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!("mllp accept failed: {e}");
@@ -40,7 +53,52 @@ pub async fn serve(
     }
 }
 
-async fn connection(registry: Arc<Registry>, mut stream: TcpStream, peer: SocketAddr) {
+/// MLLP over TLS: the verified client certificate names the facility (by its
+/// registered fingerprint); an unregistered certificate is refused.
+async fn tls_connection(
+    registry: Arc<Registry>,
+    acceptor: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!("mllp tls handshake from {peer} failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let fingerprint = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| crate::tls::fingerprint(c.as_ref()));
+    let Some(fp) = fingerprint else {
+        return;
+    };
+    match registry
+        .certificate_actor(&fp, Some(peer.to_string()))
+        .await
+    {
+        Ok(actor) => connection(registry, tls, peer, Submitter::Certified(actor)).await,
+        Err(_) => {
+            tracing::warn!(
+                "mllp tls client certificate from {peer} is not registered to a facility"
+            );
+            let mut tls = tls;
+            let _ = tls.shutdown().await;
+        }
+    }
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    registry: Arc<Registry>,
+    mut stream: S,
+    peer: SocketAddr,
+    who: Submitter,
+) {
     let mut decoder = MllpDecoder::new(MAX_MESSAGE_BYTES);
     let mut buf = vec![0u8; 64 * 1024];
     let inbound = Inbound {
@@ -59,9 +117,7 @@ async fn connection(registry: Arc<Registry>, mut stream: TcpStream, peer: Socket
         decoder.push(buf.get(..n).unwrap_or_default());
         while let Some(frame_result) = decoder.next_frame() {
             let reply = match frame_result {
-                Ok(msg) => {
-                    process_message(&registry, &Submitter::TrustedNetwork, &msg, &inbound).await
-                }
+                Ok(msg) => process_message(&registry, &who, &msg, &inbound).await,
                 Err(e) => {
                     // Oversized or broken framing: answer with a reject and drop the connection.
                     tracing::warn!("mllp framing error from {peer}: {e}");

@@ -220,6 +220,9 @@ pub(crate) async fn post_soap(
             facility_id,
             hl7,
         } => {
+            if state.failure_limit.blocked(peer.ip()) {
+                return fault(security_fault());
+            }
             let (Some(user), Some(pass)) = (username.filter(|u| !u.is_empty()), password) else {
                 return fault(security_fault());
             };
@@ -229,7 +232,10 @@ pub(crate) async fn post_soap(
                 .await
             {
                 Ok(a) => a,
-                Err(immunis_registry::AuthError::BadCredentials) => return fault(security_fault()),
+                Err(immunis_registry::AuthError::BadCredentials) => {
+                    state.failure_limit.hit(peer.ip());
+                    return fault(security_fault());
+                }
                 Err(e) => {
                     return fault(SoapFault {
                         code: "Receiver",

@@ -12,6 +12,7 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
+mod tx_identity;
 mod tx_linkage;
 
 use std::path::Path;
@@ -22,6 +23,9 @@ pub use tx::{audit_hash, genesis, name_key, verify_chain};
 pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
+};
+pub use tx_identity::{
+    ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 

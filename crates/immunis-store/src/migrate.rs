@@ -18,6 +18,10 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         sql: include_str!("../migrations/sqlite/0002_linkage.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/sqlite/0003_security.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -29,22 +33,27 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         sql: include_str!("../migrations/postgres/0002_linkage.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/postgres/0003_security.sql"),
+    },
 ];
 
-/// Applies every migration newer than the recorded version. The caller holds
-/// a transaction (or an exclusive lock) around this call.
+/// Applies, in order, every migration not yet recorded (not only those newer
+/// than the highest: branches developed in parallel number theirs
+/// independently, so a database may hold 3 before 2 arrives). The caller
+/// holds a transaction (or an exclusive lock) around this call.
 pub fn apply(conn: &mut dyn Conn, migrations: &[Migration]) -> Result<i64> {
     conn.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )?;
-    let rows = conn.query("SELECT MAX(version) FROM schema_migrations", &[])?;
-    let current = rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let mut last = current;
-    for m in migrations.iter().filter(|m| m.version > current) {
+    let rows = conn.query("SELECT version FROM schema_migrations", &[])?;
+    let applied: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_i64))
+        .collect();
+    let mut last = applied.iter().copied().max().unwrap_or(0);
+    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
         conn.batch(m.sql).map_err(|e| StoreError::Migration {
             version: m.version,
             reason: e.to_string(),
@@ -53,7 +62,7 @@ pub fn apply(conn: &mut dyn Conn, migrations: &[Migration]) -> Result<i64> {
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
             &[Value::Int(m.version), Value::Int(crate::now_millis())],
         )?;
-        last = m.version;
+        last = last.max(m.version);
     }
     Ok(last)
 }

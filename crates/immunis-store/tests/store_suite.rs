@@ -102,7 +102,115 @@ both_backends!(
     audit_chain_appends_and_verifies,
     failed_write_rolls_back,
     reopen_is_idempotent,
+    security_tables_roundtrip,
 );
+
+/// Schema v3 (security): consent history, anchors, disclosures lookup,
+/// users, OAuth clients, rosters, jurisdictions, certificates.
+fn security_tables_roundtrip(b: &Backend) {
+    use immunis_model::{OrganizationKind, PatientId};
+    use immunis_store::{ConsentKind, NewConsentEvent, NewUser};
+    b.store
+        .write(&mut |tx| {
+            let pid = tx.insert_patient(&sample_patient(), None)?;
+            let other = tx.insert_patient(&sample_patient(), None)?;
+            assert!(!tx.objection_active(pid)?);
+            for (kind, day) in [
+                (ConsentKind::ObjectionFiled, 1),
+                (ConsentKind::ObjectionWithdrawn, 2),
+                (ConsentKind::ObjectionFiled, 3),
+            ] {
+                tx.insert_consent_event(&NewConsentEvent {
+                    patient_id: pid,
+                    kind,
+                    effective_date: Some(date(2024, 1, day)),
+                    form_received: Some(date(2024, 2, day)),
+                    recorded_by: "registry",
+                    organization: None,
+                    source: "form",
+                    journal_id: None,
+                })?;
+            }
+            let h = tx.consent_events(pid)?;
+            assert_eq!(h.len(), 3);
+            assert_eq!(h[1].kind, ConsentKind::ObjectionWithdrawn);
+            assert_eq!(h[2].form_received, Some(date(2024, 2, 3)));
+            assert!(tx.objection_active(pid)?);
+            assert!(!tx.objection_active(other)?);
+
+            for ids in [vec![pid], vec![other, pid], vec![PatientId(pid.0 * 10 + 1)]] {
+                tx.append_audit(&AuditEntry {
+                    actor: "a".into(),
+                    role: "r".into(),
+                    purpose: "p".into(),
+                    action: "read_record".into(),
+                    outcome: "allow".into(),
+                    patient_ids: ids,
+                    ..Default::default()
+                })?;
+            }
+            assert_eq!(tx.audit_records_for_patient(pid)?.len(), 2);
+            let (seq, hash) = tx.audit_head()?.expect("head");
+            assert_eq!(seq, 3);
+            tx.insert_audit_anchor(seq, &hash)?;
+            assert_eq!(tx.audit_anchors()?.len(), 1);
+
+            let org = tx.insert_organization("School", OrganizationKind::School)?;
+            assert_eq!(tx.list_organizations()?.len(), 1);
+            assert_eq!(
+                tx.find_organization(org)?.map(|o| o.kind),
+                Some(OrganizationKind::School)
+            );
+            tx.add_roster(org, pid)?;
+            tx.add_roster(org, pid)?;
+            assert!(tx.on_roster(org, pid)? && !tx.on_roster(org, other)?);
+            tx.add_jurisdiction(org, "town", "Springfield")?;
+            tx.add_jurisdiction(org, "zip", "01101")?;
+            assert_eq!(tx.jurisdiction(org)?.len(), 2);
+
+            let id = tx.insert_user(&NewUser {
+                username: "u1",
+                organization_id: Some(org),
+                role: "school",
+                person_patient_id: None,
+                password_hash: "h",
+                totp_secret: "S",
+            })?;
+            assert!(tx
+                .insert_user(&NewUser {
+                    username: "u1",
+                    organization_id: None,
+                    role: "person",
+                    person_patient_id: Some(pid),
+                    password_hash: "h",
+                    totp_secret: "S",
+                })
+                .is_err());
+            tx.update_user_login_state(id, 3, 99, 7)?;
+            let u = tx.find_user("u1")?.expect("user");
+            assert_eq!(
+                (u.failed_logins, u.locked_until, u.totp_last_step),
+                (3, 99, 7)
+            );
+            assert!(tx.set_user_disabled("u1", true)?);
+            assert!(tx.list_users()?[0].disabled);
+            assert_eq!(tx.count_users_with_role("school")?, 1);
+
+            tx.insert_oauth_client("c1", org, "school", "h")?;
+            assert_eq!(
+                tx.find_oauth_client("c1")?.map(|c| c.organization_id),
+                Some(org)
+            );
+            tx.register_certificate(&"ab".repeat(32), "FAC")?;
+            assert_eq!(
+                tx.certificate_facility(&"ab".repeat(32))?.as_deref(),
+                Some("FAC")
+            );
+            assert_eq!(tx.live_patient_ids()?, vec![pid, other]);
+            Ok(())
+        })
+        .expect("write");
+}
 
 fn journal_keeps_raw_bytes_and_response(b: &Backend) {
     let raw = b"MSH|^~\\&|A\x00\xff\r".to_vec();
@@ -370,6 +478,52 @@ fn sqlite_reopen_keeps_data() {
     let s = immunis_store::open(dir.path(), None).expect("reopen");
     s.read(&mut |tx| {
         assert_eq!(tx.count_patients()?, 1);
+        Ok(())
+    })
+    .expect("read");
+}
+
+/// Upgrading a v1 database: an objection held only in the patient document
+/// (PD1-12 = Y) becomes the first event of the consent history.
+#[test]
+fn sqlite_upgrade_carries_existing_objections_into_the_consent_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (objecting, other) = {
+        let s = immunis_store::open(dir.path(), None).expect("open");
+        let mut ids = (immunis_model::PatientId(0), immunis_model::PatientId(0));
+        s.write(&mut |tx| {
+            let mut p = sample_patient();
+            p.protection = Some(immunis_model::Dated {
+                value: true,
+                effective: None,
+            });
+            ids = (
+                tx.insert_patient(&p, None)?,
+                tx.insert_patient(&sample_patient(), None)?,
+            );
+            // Back to schema v1: no security tables, version 3 not recorded.
+            for t in [
+                "consent_event",
+                "audit_anchor",
+                "app_user",
+                "oauth_client",
+                "roster",
+                "jurisdiction",
+                "client_certificate",
+            ] {
+                tx.execute_raw(&format!("DROP TABLE {t}"), &[])?;
+            }
+            tx.execute_raw("DELETE FROM schema_migrations WHERE version = 3", &[])?;
+            Ok(())
+        })
+        .expect("write");
+        ids
+    };
+    let s = immunis_store::open(dir.path(), None).expect("reopen migrates");
+    s.read(&mut |tx| {
+        assert!(tx.objection_active(objecting)?);
+        assert_eq!(tx.consent_events(objecting)?.len(), 1);
+        assert!(!tx.objection_active(other)?);
         Ok(())
     })
     .expect("read");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use immunis_model::OrganizationKind;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
-use immunis_registry::{console_admin, AuditVerification, Registry};
+use immunis_registry::{console_admin, Registry};
 
 use crate::StoreArgs;
 
@@ -40,24 +40,29 @@ pub fn serve(
     mllp: SocketAddr,
     allow_plaintext: bool,
     demo: bool,
+    tls: crate::security::TlsArgs,
 ) -> Result<ExitCode> {
+    let mut options = tls.options(http, mllp)?;
+    options.allow_plaintext_mllp = allow_plaintext;
+    let scheme = if options.http_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mllp_kind = if options.mllp_tls.is_some() {
+        "MLLP/TLS"
+    } else {
+        "MLLP"
+    };
     let registry = open_registry(&store)?;
     let rt = runtime()?;
     rt.block_on(async move {
         if demo {
             crate::commands::demo::prepare(&registry).await?;
         }
-        let server = immunis_server::start(
-            registry.clone(),
-            immunis_server::ServerOptions {
-                http,
-                mllp,
-                allow_plaintext_mllp: allow_plaintext,
-            },
-        )
-        .await?;
+        let server = immunis_server::start(registry.clone(), options).await?;
         eprintln!(
-            "immunis: serving ({} backend) — HTTP on http://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7), MLLP on {}",
+            "immunis: serving ({} backend) — HTTP on {scheme}://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7, POST /oauth/token), MLLP on {} ({mllp_kind})",
             registry.backend(),
             server.http_addr,
             server.mllp_addr
@@ -255,20 +260,6 @@ pub fn facility_list(store: StoreArgs) -> Result<ExitCode> {
         println!("{}\t{}\t{}", f.code, f.name, o.name);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn audit_verify(store: StoreArgs) -> Result<ExitCode> {
-    let reg = open_registry(&store)?;
-    match reg.verify_audit(&console_admin())? {
-        AuditVerification::Intact { records, head } => {
-            println!("audit trail intact: {records} records, head {head}");
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditVerification::Broken { seq, reason } => {
-            println!("audit trail BROKEN at record {seq}: {reason}");
-            Ok(ExitCode::from(2))
-        }
-    }
 }
 
 pub mod demo {

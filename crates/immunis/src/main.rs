@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod commands;
 mod linkage;
+mod security;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ enum Command {
         /// Fill an empty registry with a demo facility and synthetic people.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        tls: security::TlsArgs,
     },
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
@@ -120,6 +123,31 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// Human users: add, list, disable, enable.
+    User {
+        #[command(subcommand)]
+        action: security::UserCommand,
+    },
+    /// Organizations, their rosters and jurisdictions.
+    Org {
+        #[command(subcommand)]
+        action: security::OrgCommand,
+    },
+    /// OAuth2 client-credentials clients for the JSON APIs.
+    Client {
+        #[command(subcommand)]
+        action: security::ClientCommand,
+    },
+    /// First-run administration.
+    Admin {
+        #[command(subcommand)]
+        action: security::AdminCommand,
+    },
+    /// The objection to data sharing (105 CMR 222): file, withdraw, history.
+    Consent {
+        #[command(subcommand)]
+        action: security::ConsentCommand,
     },
     /// De-duplicate the whole registry: auto-merge Matches, queue Possible Matches.
     Dedup {
@@ -200,14 +228,44 @@ enum FacilityCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Register a client certificate (PEM file) identifying a facility on
+    /// MLLP over TLS.
+    Certificate {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        cert: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Re-walk the hash chain; exits non-zero at the first broken record.
+    /// Re-walk the hash chain and check every anchor; exits 2 at the first
+    /// edited, deleted, reordered or truncated record.
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// Also check the anchors in this file (written by `audit anchor --file`).
+        #[arg(long)]
+        anchor_file: Option<PathBuf>,
+    },
+    /// Anchor the current chain head (seq + hash) in the database and,
+    /// optionally, append it to a file kept elsewhere.
+    Anchor {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Accounting of disclosures: who saw this person's record, when, why.
+    Disclosures {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Registry patient id.
+        #[arg(long)]
+        patient: i64,
     },
 }
 
@@ -227,7 +285,8 @@ fn main() -> std::process::ExitCode {
             mllp,
             mllp_allow_plaintext,
             demo,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo),
+            tls,
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
         Command::Synth {
@@ -260,9 +319,25 @@ fn main() -> std::process::ExitCode {
                 password_env,
             } => commands::credential_add(store, &facility, &username, password_env.as_deref()),
             FacilityCommand::List { store } => commands::facility_list(store),
+            FacilityCommand::Certificate {
+                store,
+                facility,
+                cert,
+            } => security::facility_certificate(store, &facility, &cert),
         },
+        Command::Consent { action } => security::consent(action),
+        Command::User { action } => security::user(action),
+        Command::Org { action } => security::org(action),
+        Command::Client { action } => security::client(action),
+        Command::Admin { action } => security::admin(action),
         Command::Audit { action } => match action {
-            AuditCommand::Verify { store } => commands::audit_verify(store),
+            AuditCommand::Verify { store, anchor_file } => {
+                security::audit_verify(store, anchor_file)
+            }
+            AuditCommand::Anchor { store, file } => security::audit_anchor(store, file),
+            AuditCommand::Disclosures { store, patient } => {
+                security::audit_disclosures(store, patient)
+            }
         },
         Command::Dedup { store, workers } => linkage::dedup(store, workers),
         Command::Review { action } => match action {

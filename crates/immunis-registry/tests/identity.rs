@@ -1,0 +1,203 @@
+//! Human users and machine clients: bootstrap, password rules, TOTP (with
+//! replay refusal), lockout, sessions that expire on inactivity, disabled
+//! accounts, and OAuth2 client-credentials tokens scoped to an organization.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use immunis_model::OrganizationKind;
+use immunis_registry::{console_admin, totp, AuthError, Registry, Role, SecurityPolicy};
+
+fn setup() -> (tempfile::TempDir, Arc<Registry>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = immunis_registry::open_store(dir.path(), None).expect("store");
+    (dir, Registry::new(store).expect("registry"))
+}
+
+fn code(secret_b32: &str, offset_secs: u64) -> String {
+    let secret = totp::base32_decode(secret_b32).expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    totp::code_at(&secret, now + offset_secs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_login_totp_replay_lockout_and_expiry() {
+    let (_d, reg) = setup();
+    let boot = reg.bootstrap_admin("root-admin").expect("bootstrap");
+    let password = boot.password.clone().expect("generated password");
+    assert!(
+        reg.bootstrap_admin("second").is_err(),
+        "bootstrap runs once"
+    );
+
+    // Password + TOTP gives a registry-admin session.
+    let s = reg
+        .login("root-admin", &password, &code(&boot.totp_secret, 0), None)
+        .await
+        .expect("login");
+    assert_eq!(s.actor.role, Role::RegistryAdmin);
+    assert_eq!(
+        reg.session_actor(&s.token, None).expect("live").subject,
+        "root-admin"
+    );
+
+    // The same code cannot be used twice; a wrong code or password fails.
+    assert_eq!(
+        reg.login("root-admin", &password, &code(&boot.totp_secret, 0), None)
+            .await
+            .err(),
+        Some(AuthError::BadCredentials)
+    );
+    assert!(reg
+        .login(
+            "root-admin",
+            "wrong-password-123",
+            &code(&boot.totp_secret, 30),
+            None
+        )
+        .await
+        .is_err());
+
+    // A provider user: common passwords refused, then a good one.
+    let admin = console_admin();
+    reg.add_organization(&admin, "Pediatrics Inc", OrganizationKind::Provider)
+        .expect("org");
+    assert!(reg
+        .add_user(
+            &admin,
+            "nurse",
+            Some("Pediatrics Inc"),
+            None,
+            Some("password1234")
+        )
+        .is_err());
+    assert!(reg
+        .add_user(&admin, "nurse", Some("Pediatrics Inc"), None, Some("short"))
+        .is_err());
+    let nurse = reg
+        .add_user(
+            &admin,
+            "nurse",
+            Some("Pediatrics Inc"),
+            None,
+            Some("plum-ferry-42-orbit"),
+        )
+        .expect("user");
+    assert!(nurse.password.is_none());
+    assert!(nurse
+        .otpauth_uri
+        .starts_with("otpauth://totp/Immunis:nurse?secret="));
+
+    // Sessions expire on inactivity.
+    reg.set_security_policy(SecurityPolicy {
+        session_idle: Duration::from_millis(300),
+        lockout_after: 3,
+        ..SecurityPolicy::default()
+    });
+    let s = reg
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&nurse.totp_secret, 0),
+            None,
+        )
+        .await
+        .expect("nurse login");
+    assert_eq!(s.actor.role, Role::ProviderUser);
+    assert!(s.actor.organization.is_some());
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        reg.session_actor(&s.token, None).is_ok(),
+        "use refreshes the timer"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        reg.session_actor(&s.token, None).err(),
+        Some(AuthError::Expired)
+    );
+    assert_eq!(
+        reg.session_actor("not-a-token", None).err(),
+        Some(AuthError::BadCredentials)
+    );
+
+    // Three failures lock the account: even the right credentials fail then.
+    for _ in 0..3 {
+        assert!(reg
+            .login("nurse", "not-the-password", "000000", None)
+            .await
+            .is_err());
+    }
+    assert!(reg
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&nurse.totp_secret, 30),
+            None
+        )
+        .await
+        .is_err());
+    let users = reg.list_users(&admin).expect("users");
+    assert!(users.iter().any(|u| u.username == "nurse" && u.locked));
+
+    // A disabled user cannot log in; non-admins cannot administer users.
+    reg.set_user_disabled(&admin, "root-admin", true)
+        .expect("disable");
+    assert!(reg
+        .login("root-admin", &password, &code(&boot.totp_secret, 30), None)
+        .await
+        .is_err());
+    assert!(reg
+        .add_user(&s.actor, "x", Some("Pediatrics Inc"), None, None)
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_are_scoped_and_expire() {
+    let (_d, reg) = setup();
+    let admin = console_admin();
+    let a = reg
+        .add_organization(&admin, "Org A", OrganizationKind::Provider)
+        .expect("a");
+    let b = reg
+        .add_organization(&admin, "Springfield BOH", OrganizationKind::BoardOfHealth)
+        .expect("b");
+    let sa = reg
+        .add_oauth_client(&admin, "ehr-a", "Org A")
+        .expect("client a");
+    let sb = reg
+        .add_oauth_client(&admin, "boh-app", "Springfield BOH")
+        .expect("client b");
+    assert!(reg.add_oauth_client(&admin, "ehr-a", "Org A").is_err());
+
+    let ta = reg.issue_token("ehr-a", &sa, None).await.expect("token a");
+    assert_eq!(ta.scope, format!("org:{}", a.0));
+    let actor = reg.token_actor(&ta.access_token, None).expect("actor");
+    assert_eq!(actor.organization, Some(a));
+    assert_eq!(actor.role, Role::ProviderSystem);
+    let tb = reg
+        .issue_token("boh-app", &sb, None)
+        .await
+        .expect("token b");
+    let actor_b = reg.token_actor(&tb.access_token, None).expect("actor b");
+    assert_eq!(actor_b.organization, Some(b));
+    assert_eq!(actor_b.role, Role::BoardOfHealth);
+
+    // Wrong secret, another client's secret, unknown client.
+    assert!(reg.issue_token("ehr-a", &sb, None).await.is_err());
+    assert!(reg.issue_token("nobody", &sa, None).await.is_err());
+
+    reg.set_security_policy(SecurityPolicy {
+        token_ttl: Duration::from_millis(200),
+        ..SecurityPolicy::default()
+    });
+    let short = reg.issue_token("ehr-a", &sa, None).await.expect("token");
+    assert!(reg.token_actor(&short.access_token, None).is_ok());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        reg.token_actor(&short.access_token, None).err(),
+        Some(AuthError::Expired)
+    );
+}
