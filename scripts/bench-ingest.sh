@@ -12,7 +12,7 @@ BACKEND="${BACKEND:-sqlite}"
 cargo build --release -q -p immunis
 BIN="${CARGO_TARGET_DIR:-target}/release/immunis"
 WORK="$(mktemp -d /tmp/immunis-bench.XXXXXX)"
-trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 STORE=(--data-dir "$WORK/data")
 if [ "$BACKEND" = postgres ]; then
     source scripts/pg.sh
@@ -32,3 +32,7 @@ for _ in $(seq 1 100); do grep -q "MLLP on" "$WORK/serve.log" && break; sleep 0.
 MLLP=$(sed -n 's/.*MLLP on \([0-9.:]*\).*/\1/p' "$WORK/serve.log")
 echo "backend=$BACKEND people=$PEOPLE connections=$CONN messages=$(grep -c '^MSH' "$WORK/pop.hl7")"
 "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" "$WORK/pop.hl7"
+if [ -n "${QUERIES:-}" ]; then
+    echo "Z34 queries for $QUERIES of the loaded people:"
+    "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" --as-z34 --limit "$QUERIES" "$WORK/pop.hl7"
+fi

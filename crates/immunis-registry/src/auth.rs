@@ -32,6 +32,10 @@ pub(crate) struct CredentialCache {
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
+/// How long a facility lookup is trusted (a disabled facility stops within this).
+const FACILITY_TTL: Duration = Duration::from_secs(60);
+
+pub(crate) type FacilityCache = Mutex<HashMap<String, (immunis_model::Facility, Instant)>>;
 
 fn cache_key(username: &str, password: &str) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -169,21 +173,26 @@ impl Registry {
         }
         let mut cred = None;
         let user = username.to_string();
-        self.store
-            .read(&mut |tx| {
-                cred = tx.find_credential(&user)?;
-                Ok(())
-            })
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        self.read(&mut |tx| {
+            cred = tx.find_credential(&user)?;
+            Ok(())
+        })
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         // Verify against a dummy hash when the user is unknown, so timing does
         // not reveal which usernames exist.
         const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2m5m4B9Wc7m5s0dY0xQm0a8cC1b3Zt9r0cVfQ9kq1yU";
-        let ok = match &cred {
+        // argon2 is deliberately slow: keep it off the async worker.
+        let check = || match &cred {
             Some(c) if !c.disabled => verify_secret(password, &c.secret_hash),
             _ => {
                 let _ = verify_secret(password, DUMMY);
                 false
             }
+        };
+        let ok = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(check)
+        } else {
+            check()
         };
         let actor = Actor {
             subject: username.to_string(),
@@ -223,14 +232,32 @@ impl Registry {
         facility_code: &str,
         client_addr: Option<String>,
     ) -> Result<Actor, AuthError> {
-        let mut fac = None;
-        let code = facility_code.to_string();
-        self.store
-            .read(&mut |tx| {
-                fac = tx.find_facility(&code)?;
-                Ok(())
-            })
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        // Facilities change rarely and every trusted-network message needs
+        // one: a short-lived in-memory cache saves a read per message.
+        let cached = self.facility_cache.lock().ok().and_then(|c| {
+            c.get(facility_code)
+                .filter(|(_, at)| at.elapsed() < FACILITY_TTL)
+                .map(|(f, _)| f.clone())
+        });
+        let fac = match cached {
+            Some(f) => Some(f),
+            None => {
+                let mut fac = None;
+                let code = facility_code.to_string();
+                self.read(&mut |tx| {
+                    fac = tx.find_facility(&code)?;
+                    Ok(())
+                })
+                .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                if let (Some(f), Ok(mut c)) = (&fac, self.facility_cache.lock()) {
+                    if c.len() > 100_000 {
+                        c.clear();
+                    }
+                    c.insert(facility_code.to_string(), (f.clone(), Instant::now()));
+                }
+                fac
+            }
+        };
         let f = fac.ok_or(AuthError::BadCredentials)?;
         Ok(Actor {
             subject: format!("facility:{}", f.code),
@@ -250,7 +277,7 @@ impl Registry {
     ) -> Result<Vec<(immunis_model::Facility, immunis_model::Organization)>, RegistryError> {
         self.require_admin(actor)?;
         let mut out = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = tx.list_facilities()?;
             Ok(())
         })?;

@@ -5,8 +5,8 @@
 
 use chrono::NaiveDate;
 use immunis_cdsi::{
-    AdministeredDose, Assessment, Cvx as CdsiCvx, Engine, Mvx as CdsiMvx, PatientHistory,
-    Sex as CdsiSex,
+    AdministeredDose, Assessment, Cvx as CdsiCvx, Engine, Mvx as CdsiMvx, Observation,
+    PatientHistory, Sex as CdsiSex,
 };
 use immunis_model::Sex;
 
@@ -30,7 +30,36 @@ fn cdsi_sex(s: Sex) -> CdsiSex {
     }
 }
 
-/// Runs the engine over a record's consolidated doses.
+/// Maps the registry's patient-level observations (evidence of immunity,
+/// contraindications, risk indications) to CDSi observation codes: a CDSi
+/// code given directly (e.g. `055`), or a SNOMED/CDC code listed among an
+/// observation's coded values in the schedule supporting data.
+fn cdsi_observations(engine: &Engine, record: &PatientRecord) -> Vec<Observation> {
+    let defs = &engine.data().observations;
+    record
+        .observations
+        .iter()
+        .filter_map(|o| {
+            let code = o.observation.value.code.trim();
+            let direct =
+                (code.len() <= 3 && !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| code.parse::<u16>().ok())
+                    .flatten()
+                    .filter(|c| defs.iter().any(|d| d.code == *c));
+            let mapped = direct.or_else(|| {
+                defs.iter()
+                    .find(|d| d.coded_values.iter().any(|(a, b)| a == code || b == code))
+                    .map(|d| d.code)
+            })?;
+            Some(Observation {
+                code: mapped,
+                date: o.observation.date,
+            })
+        })
+        .collect()
+}
+
+/// Runs the engine over a record's consolidated doses and observations.
 pub fn evaluate(engine: &Engine, record: &PatientRecord, today: NaiveDate) -> EvaluatedRecord {
     let mut doses = Vec::with_capacity(record.doses.len());
     let mut dose_map = Vec::with_capacity(record.doses.len());
@@ -48,15 +77,69 @@ pub fn evaluate(engine: &Engine, record: &PatientRecord, today: NaiveDate) -> Ev
         doses.push(dose);
         dose_map.push(i);
     }
+    let observations = cdsi_observations(engine, record);
     let history = PatientHistory {
         birth_date: record.patient.birth_date.0,
         sex: cdsi_sex(record.patient.sex),
         doses: &doses,
-        observations: &[],
+        observations: &observations,
     };
     EvaluatedRecord {
         assessment: engine.assess(&history, today),
         dose_map,
         assessed_on: today,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use immunis_model::{
+        BirthDate, Code, ObservationKind, Patient, PatientId, PatientObservation, PersonName,
+    };
+    use immunis_store::StoredObservation;
+
+    fn record(observations: Vec<StoredObservation>) -> PatientRecord {
+        let name = PersonName::parse("Test", "Child").expect("valid literal");
+        let birth = NaiveDate::from_ymd_opt(2015, 1, 1).expect("valid literal");
+        PatientRecord {
+            id: PatientId(1),
+            patient: Patient::new(name, BirthDate(birth), Sex::Female),
+            doses: Vec::new(),
+            refusals: Vec::new(),
+            observations,
+            restricted: false,
+            objection_active: false,
+        }
+    }
+
+    fn varicella_status(engine: &Engine, r: &PatientRecord) -> String {
+        let today = NaiveDate::from_ymd_opt(2024, 6, 1).expect("valid literal");
+        let ev = evaluate(engine, r, today);
+        ev.assessment
+            .vaccine_groups
+            .iter()
+            .find(|g| engine.vaccine_group_name(g.group) == "Varicella")
+            .map(|g| g.status.as_str().to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn snomed_evidence_of_immunity_reaches_the_engine() {
+        let engine = Engine::default_data().expect("embedded supporting data");
+        let without = record(Vec::new());
+        assert_eq!(varicella_status(&engine, &without), "Not Complete");
+        // SNOMED 38907003 (history of varicella) is CDSi observation 024.
+        let with = record(vec![StoredObservation {
+            id: 1,
+            patient_id: PatientId(1),
+            facility_code: "F".into(),
+            observation: PatientObservation {
+                kind: ObservationKind::EvidenceOfImmunity,
+                value: Code::new("38907003"),
+                date: NaiveDate::from_ymd_opt(2019, 1, 1),
+            },
+        }]);
+        assert_eq!(varicella_status(&engine, &with), "Immune");
     }
 }

@@ -39,7 +39,7 @@ pub struct Inbound {
 
 static REPLY_SEQ: AtomicU64 = AtomicU64::new(1);
 
-fn reply_options() -> ReplyOptions {
+pub(crate) fn reply_options() -> ReplyOptions {
     let now = Local::now();
     let seq = REPLY_SEQ.fetch_add(1, Ordering::Relaxed);
     ReplyOptions {
@@ -50,7 +50,7 @@ fn reply_options() -> ReplyOptions {
     }
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     Local::now().date_naive()
 }
 
@@ -92,7 +92,7 @@ fn journal_entry(raw: &[u8], inbound: &Inbound, header: Option<&MessageHeader>) 
 
 /// Journals a reply that changed nothing; if even that fails the sender gets
 /// an AE/207 so it retries (nothing accepted is lost).
-async fn reply_without_changes(
+pub(crate) async fn reply_without_changes(
     reg: &Registry,
     raw: &[u8],
     inbound: &Inbound,
@@ -295,21 +295,34 @@ pub async fn process_payload(
     out
 }
 
-pub(crate) fn reply_options_pub() -> ReplyOptions {
-    reply_options()
-}
-
-pub(crate) async fn reply_without_changes_pub(
+/// Journals a query and its response together with the query's audit entry,
+/// in one commit, before the response is returned.
+pub(crate) async fn reply_with_audit(
     reg: &Registry,
     raw: &[u8],
     inbound: &Inbound,
-    header: Option<&MessageHeader>,
+    header: &MessageHeader,
     reply: Vec<u8>,
     code: AckCode,
+    audit: immunis_store::AuditEntry,
 ) -> Vec<u8> {
-    reply_without_changes(reg, raw, inbound, header, reply, code).await
-}
-
-pub(crate) fn today_pub() -> NaiveDate {
-    today()
+    let entry = journal_entry(raw, inbound, Some(header));
+    let bytes = reply.clone();
+    let code = code.code().to_string();
+    let audited = reg.audit_enabled();
+    let committed = reg
+        .writer
+        .run(move |tx| {
+            let id = tx.journal_insert(&entry)?;
+            tx.journal_respond(id, &bytes, &code, audit.patient_ids.first().copied())?;
+            if audited {
+                tx.append_audit(&audit)?;
+            }
+            Ok(())
+        })
+        .await;
+    match committed {
+        Ok(()) => reply,
+        Err(e) => internal_error(Some(header), &e),
+    }
 }

@@ -15,9 +15,7 @@ use immunis_hl7::{
 use immunis_model::{Code, PatientObservation};
 
 use crate::forecast::{evaluate, EvaluatedRecord};
-use crate::hl7::{
-    reply_options_pub as reply_options, reply_without_changes_pub as reply_without_changes, Inbound,
-};
+use crate::hl7::{reply_options, reply_without_changes, Inbound};
 use crate::query::{PatientQuery, PatientRecord, QueryOutcome};
 use crate::{Registry, RegistryError};
 
@@ -188,7 +186,7 @@ fn build_found(
             build_rsp_history(echo, &wire, &issues, &opts)
         }
         QueryProfile::Z44 => {
-            let ev = evaluate(reg.engine(), rec, crate::hl7::today_pub());
+            let ev = evaluate(reg.engine(), rec, crate::hl7::today());
             let (mut per_dose, forecast) = evaluations_and_forecast(reg.engine(), rec, &ev);
             let wire = WireRecord {
                 patient: &rec.patient,
@@ -245,10 +243,12 @@ pub(crate) async fn process_qbp(
         .unwrap_or(DEFAULT_LIMIT);
     let echo = &outcome.echo;
     let opts = reply_options();
-    let (reply, code) = match reg
-        .find_patients(actor, Purpose::Treatment, &pq, limit)
-        .await
-    {
+    let searched = reg.search(actor, Purpose::Treatment, &pq, limit).await;
+    let (outcome_result, audit) = match searched {
+        Ok((o, a)) => (Ok(o), Some(a)),
+        Err(e) => (Err(e), None),
+    };
+    let (reply, code) = match outcome_result {
         Ok(QueryOutcome::Found(rec)) => (build_found(reg, q.profile, echo, &rec), AckCode::Accept),
         Ok(QueryOutcome::Candidates(list)) => {
             let patients: Vec<&immunis_model::Patient> = list.iter().map(|r| &r.patient).collect();
@@ -285,5 +285,13 @@ pub(crate) async fn process_qbp(
             (build_rsp_error(echo, &[issue], &opts), AckCode::Error)
         }
     };
-    reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code).await
+    match audit {
+        Some(a) => {
+            crate::hl7::reply_with_audit(reg, raw, inbound, &header, reply.into_bytes(), code, a)
+                .await
+        }
+        None => {
+            reply_without_changes(reg, raw, inbound, Some(&header), reply.into_bytes(), code).await
+        }
+    }
 }

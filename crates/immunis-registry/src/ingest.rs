@@ -4,7 +4,7 @@
 //! record patient-level observations. Re-sending the same data changes nothing.
 
 use immunis_model::{DoseAction, Patient, PatientId, PatientSubmission, VaccinationEvent};
-use immunis_store::{EventStatus, NewEvent, StoreError, Tx};
+use immunis_store::{EventStatus, NewEvent, NewReview, StoreError, Tx};
 
 use crate::matching::{MatchDecision, PatientMatcher};
 
@@ -24,7 +24,8 @@ pub enum DoseOutcome {
 pub struct IngestOutcome {
     pub patient_id: Option<PatientId>,
     pub patient_created: bool,
-    /// The matcher saw several candidates; the record was kept apart for review.
+    /// The matcher found possible matches: the record was kept apart and the
+    /// pairs queued for review.
     pub needs_review: bool,
     /// One entry per submitted dose, in order.
     pub doses: Vec<DoseOutcome>,
@@ -106,7 +107,7 @@ pub fn apply_submission(
 ) -> Result<IngestOutcome, StoreError> {
     let facility = sub.source.facility_code.as_str();
     let mut out = IngestOutcome::default();
-    let pid = match matcher.identify(tx, &sub.patient)? {
+    let pid = match matcher.identify(tx, &sub.patient, &sub.doses)? {
         MatchDecision::Existing(pid) => {
             let stored = tx
                 .load_patient(pid)?
@@ -114,19 +115,37 @@ pub fn apply_submission(
             let merged = merge_demographics(&stored.patient, &sub.patient);
             if merged != stored.patient {
                 tx.update_patient(pid, &merged, journal_id)?;
+                matcher.index(tx, pid, &merged)?;
             }
             pid
         }
         MatchDecision::New => {
             out.patient_created = true;
-            tx.insert_patient(&sub.patient, journal_id)?
+            let pid = tx.insert_patient(&sub.patient, journal_id)?;
+            matcher.index(tx, pid, &sub.patient)?;
+            pid
         }
-        MatchDecision::Ambiguous(_) => {
+        MatchDecision::Review(candidates) => {
             out.patient_created = true;
             out.needs_review = true;
-            tx.insert_patient(&sub.patient, journal_id)?
+            let pid = tx.insert_patient(&sub.patient, journal_id)?;
+            matcher.index(tx, pid, &sub.patient)?;
+            for c in candidates {
+                tx.insert_review(&NewReview {
+                    patient_a: c.patient_id,
+                    patient_b: pid,
+                    score_millibits: (c.score * 1000.0).round() as i64,
+                    explanation: c.explanation,
+                    origin: "ingest".into(),
+                })?;
+            }
+            pid
         }
     };
+    // The person's merge cluster: a re-send or update may have been recorded
+    // on another record of the same (merged) person.
+    let root = tx.root_of(pid)?;
+    let cluster = tx.cluster_of(root)?;
     out.patient_id = Some(pid);
 
     // Loaded only if a dose has no usable ORC-3 (the re-send check needs it).
@@ -138,19 +157,28 @@ pub fn apply_submission(
             .as_deref()
             .filter(|f| !f.is_empty() && *f != "9999")
         {
-            Some(filler) => tx.find_event_by_source(facility, filler)?,
+            Some(filler) => tx.find_event_doc_by_source(facility, filler)?,
             None => None,
         };
         let outcome = match dose.action {
             DoseAction::Add | DoseAction::Update => match by_source {
-                Some(old) if same_report(&old.event, ev) => DoseOutcome::Unchanged,
-                Some(old) => {
-                    tx.set_event_status(old.id, EventStatus::Superseded)?;
+                Some((_, _, old_doc)) if old_doc == immunis_store::event_to_doc(ev) => {
+                    DoseOutcome::Unchanged
+                }
+                Some((old_id, old_pid, _)) => {
+                    tx.set_event_status(old_id, EventStatus::Superseded)?;
+                    // The new version stays with the record that held the old
+                    // one (so an unmerge keeps the dose's history together).
+                    let owner = if cluster.contains(&old_pid) {
+                        old_pid
+                    } else {
+                        pid
+                    };
                     tx.insert_event(&NewEvent {
-                        patient_id: pid,
+                        patient_id: owner,
                         facility_code: facility,
                         event: ev,
-                        supersedes: Some(old.id),
+                        supersedes: Some(old_id),
                         journal_id,
                     })?;
                     DoseOutcome::Updated
@@ -159,7 +187,11 @@ pub fn apply_submission(
                     // Without a usable ORC-3, an identical active report from
                     // the same source is a re-send.
                     if existing.is_none() {
-                        existing = Some(tx.load_events(pid)?);
+                        let mut all = Vec::new();
+                        for member in &cluster {
+                            all.extend(tx.load_events(*member)?);
+                        }
+                        existing = Some(all);
                     }
                     let resent = existing.iter().flatten().any(|e| {
                         e.status == EventStatus::Active
@@ -181,8 +213,8 @@ pub fn apply_submission(
                 }
             },
             DoseAction::Delete => match by_source {
-                Some(old) => {
-                    tx.set_event_status(old.id, EventStatus::Deleted)?;
+                Some((old_id, _, _)) => {
+                    tx.set_event_status(old_id, EventStatus::Deleted)?;
                     DoseOutcome::Deleted
                 }
                 None => DoseOutcome::NotFound,

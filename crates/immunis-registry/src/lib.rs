@@ -8,14 +8,17 @@ pub mod audit;
 pub mod auth;
 pub mod consent;
 pub mod consolidate;
+pub mod dedup;
 pub mod extract;
 pub mod forecast;
 pub mod hl7;
 mod hl7_query;
 pub mod identity;
 pub mod ingest;
+pub mod linkage;
 pub mod matching;
 pub mod query;
+pub mod review;
 pub mod totp;
 pub mod writer;
 
@@ -28,11 +31,14 @@ use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
 pub use audit::{Anchor, AuditVerification, Disclosure};
 pub use auth::AuthError;
+pub use dedup::DedupSummary;
 pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
 pub use immunis_store::{ConsentEvent, ConsentKind};
 pub use ingest::{DoseOutcome, IngestOutcome};
-pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher};
+pub use linkage::{Linker, ProbabilisticMatcher};
+pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
+pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};
 use writer::Writer;
 
 /// Opens a store (for transports' tests and the CLI, which never touch it otherwise).
@@ -67,11 +73,12 @@ impl From<StoreError> for RegistryError {
 /// The registry: storage, the group-commit writer, code tables and the matcher.
 pub struct Registry {
     store: Arc<dyn Store>,
-    writer: Writer,
+    pub(crate) writer: Writer,
     codes: &'static CodeTables,
     matcher: Arc<dyn PatientMatcher>,
     engine: immunis_cdsi::Engine,
     auth_cache: auth::CredentialCache,
+    facility_cache: auth::FacilityCache,
     grants: identity::Grants,
     /// Only the audit benchmark turns this off (to measure the audit's cost).
     audit_enabled: Arc<AtomicBool>,
@@ -101,7 +108,7 @@ fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> 
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
-        Self::with_matcher(store, Arc::new(ConservativeMatcher))
+        Self::with_matcher(store, Arc::new(ProbabilisticMatcher::default()))
     }
 
     pub fn with_matcher(
@@ -117,6 +124,7 @@ impl Registry {
             matcher,
             engine,
             auth_cache: auth::CredentialCache::default(),
+            facility_cache: auth::FacilityCache::default(),
             grants: identity::Grants::default(),
             audit_enabled: Arc::new(AtomicBool::new(true)),
         }))
@@ -125,6 +133,24 @@ impl Registry {
     /// The CDSi engine (evaluation and forecast).
     pub fn engine(&self) -> &immunis_cdsi::Engine {
         &self.engine
+    }
+
+    /// Runs a read transaction. Store reads block (disk I/O; the PostgreSQL
+    /// client runs its own runtime), so inside an async runtime they run in
+    /// `block_in_place`, which hands this worker's other tasks to another
+    /// thread; outside a runtime the closure simply runs.
+    pub(crate) fn read(
+        &self,
+        f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // block_in_place needs the multi-thread runtime; on a current-thread
+        // runtime (or none) the read simply runs.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.store.read(f))
+            }
+            _ => self.store.read(f),
+        }
     }
 
     pub fn codes(&self) -> &'static CodeTables {
@@ -252,6 +278,10 @@ impl Registry {
     /// Turns the audit trail off or on. For the audit-overhead benchmark only:
     /// a registry in service always audits.
     #[doc(hidden)]
+    pub(crate) fn audit_enabled(&self) -> bool {
+        self.audit_enabled.load(Ordering::Relaxed)
+    }
+
     pub fn set_audit_enabled_for_benchmark(&self, on: bool) {
         self.audit_enabled.store(on, Ordering::Relaxed);
     }
@@ -282,7 +312,7 @@ impl Registry {
             ));
         }
         let mut out = (0, 0);
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = (tx.count_patients()?, tx.count_events()?);
             Ok(())
         })?;
@@ -302,7 +332,7 @@ impl Registry {
             ));
         }
         let mut out = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = tx.journal_outcomes()?;
             Ok(())
         })?;

@@ -1,23 +1,73 @@
-//! Patient identification for incoming records: the seam where the full
-//! probabilistic matcher (`immunis-matching`) plugs in. The default here is
-//! conservative: an identifier from the same assigning authority, or exact
-//! name + birth date + compatible sex; never link two people on weak evidence.
+//! Patient identification for incoming records: the [`PatientMatcher`] seam.
+//! The registry's default is the probabilistic matcher
+//! ([`crate::linkage::ProbabilisticMatcher`]); [`ConservativeMatcher`] is the
+//! earlier exact matcher (an identifier from the same assigning authority, or
+//! exact name + birth date + compatible sex), kept for comparison and tests.
 
-use immunis_model::{Patient, PatientId, Sex};
+use immunis_model::{DoseReport, Patient, PatientId, Sex};
 use immunis_store::{name_key, StoreError, Tx};
 
-/// What the matcher concluded about an incoming person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MatchDecision {
-    Existing(PatientId),
-    New,
-    /// Several people fit equally well: create nobody's link; the record is
-    /// kept as a new person and flagged for review.
-    Ambiguous(Vec<PatientId>),
+use crate::query::PatientQuery;
+
+/// A stored record an incoming person may be: goes on the review queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewCandidate {
+    pub patient_id: PatientId,
+    /// Match score (bits).
+    pub score: f64,
+    /// Per-field explanation (see [`crate::linkage::explanation_text`]).
+    pub explanation: String,
 }
 
+/// What the matcher concluded about an incoming person.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatchDecision {
+    /// The same person as this stored record (the record the submission's
+    /// data is attached to; it may be merged into a survivor).
+    Existing(PatientId),
+    New,
+    /// Possibly one of these people: link nothing; the record is kept as a
+    /// new person and each pair goes on the review queue.
+    Review(Vec<ReviewCandidate>),
+}
+
+/// A search's survivors: (confident, possible).
+pub type SearchCandidates = (Vec<PatientId>, Vec<PatientId>);
+
+/// Who an incoming person is. Runs inside the write transaction.
 pub trait PatientMatcher: Send + Sync {
-    fn identify(&self, tx: &mut Tx<'_>, incoming: &Patient) -> Result<MatchDecision, StoreError>;
+    fn identify(
+        &self,
+        tx: &mut Tx<'_>,
+        incoming: &Patient,
+        doses: &[DoseReport],
+    ) -> Result<MatchDecision, StoreError>;
+
+    /// Keeps the matcher's index current after a person is created or their
+    /// demographics change.
+    fn index(&self, _tx: &mut Tx<'_>, _id: PatientId, _p: &Patient) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Candidates for a search: (confident, possible) survivors; `None` uses
+    /// the registry's exact search.
+    fn search(
+        &self,
+        _tx: &mut Tx<'_>,
+        _q: &PatientQuery,
+    ) -> Result<Option<SearchCandidates>, StoreError> {
+        Ok(None)
+    }
+}
+
+fn ambiguous(ids: Vec<PatientId>) -> Vec<ReviewCandidate> {
+    ids.into_iter()
+        .map(|patient_id| ReviewCandidate {
+            patient_id,
+            score: 0.0,
+            explanation: "exact matcher: several people fit equally well\n".into(),
+        })
+        .collect()
 }
 
 /// Exact identifier, then exact demographics.
@@ -36,7 +86,12 @@ fn compatible(stored: &Patient, incoming: &Patient) -> bool {
 }
 
 impl PatientMatcher for ConservativeMatcher {
-    fn identify(&self, tx: &mut Tx<'_>, incoming: &Patient) -> Result<MatchDecision, StoreError> {
+    fn identify(
+        &self,
+        tx: &mut Tx<'_>,
+        incoming: &Patient,
+        _doses: &[DoseReport],
+    ) -> Result<MatchDecision, StoreError> {
         let name = incoming.legal_name();
         let family = name_key(&name.family);
         let given = name_key(&name.given);
@@ -68,7 +123,7 @@ impl PatientMatcher for ConservativeMatcher {
             match confirmed.len() {
                 0 => {}
                 1 => return Ok(MatchDecision::Existing(confirmed[0])),
-                _ => return Ok(MatchDecision::Ambiguous(confirmed)),
+                _ => return Ok(MatchDecision::Review(ambiguous(confirmed))),
             }
         }
         // 2. Exact family + given + birth date, compatible sex and birth order.
@@ -84,7 +139,7 @@ impl PatientMatcher for ConservativeMatcher {
         Ok(match fits.len() {
             0 => MatchDecision::New,
             1 => MatchDecision::Existing(fits[0]),
-            _ => MatchDecision::Ambiguous(fits),
+            _ => MatchDecision::Review(ambiguous(fits)),
         })
     }
 }

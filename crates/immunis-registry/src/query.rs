@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDate;
 use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose, Role};
 use immunis_model::{Dated, OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
-use immunis_store::{name_key, StoreError, StoredEvent, StoredObservation, Tx};
+use immunis_store::{name_key, AuditEntry, StoreError, StoredEvent, StoredObservation, Tx};
 
 use crate::consent::derive_state;
 use crate::consolidate::{consolidate, refusals, ConsolidatedDose};
@@ -115,23 +115,47 @@ pub(crate) fn load_visible(
     purpose: Purpose,
     id: PatientId,
 ) -> Result<Option<PatientRecord>, StoreError> {
+    if tx.load_patient(id)?.is_none() {
+        return Ok(None);
+    }
+    // A record merged into another reads as its survivor; the survivor's
+    // record includes every event of the records merged into it.
+    let id = tx.root_of(id)?;
     let Some(stored) = tx.load_patient(id)? else {
         return Ok(None);
     };
-    if stored.merged_into.is_some() {
-        return Ok(None);
+    // The consent history, not the last PD1 received, is the truth; in a
+    // merged cluster an objection filed on any of its records counts.
+    let cluster = tx.cluster_of(id)?;
+    let mut consent = derive_state(&tx.consent_events(id)?);
+    for member in cluster.iter().filter(|m| **m != id) {
+        let c = derive_state(&tx.consent_events(*member)?);
+        consent.objection_active |= c.objection_active;
+        consent.events += c.events;
     }
-    let consent = derive_state(&tx.consent_events(id)?);
     let ctx = patient_context(tx, actor, id, &stored.patient, consent.objection_active)?;
     let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
     if decision.is_denied() {
         return Ok(None);
     }
-    let mut events = tx.load_events(id)?;
-    let mut observations = tx.load_observations(id)?;
+    let mut events = Vec::new();
+    let mut observations = Vec::new();
     let mut patient = stored.patient;
+    for member in &cluster {
+        events.extend(tx.load_events(*member)?);
+        observations.extend(tx.load_observations(*member)?);
+        if *member != id {
+            if let Some(m) = tx.load_patient(*member)? {
+                for ident in m.patient.identifiers {
+                    if !patient.identifiers.contains(&ident) {
+                        patient.identifiers.push(ident);
+                    }
+                }
+            }
+        }
+    }
+    events.sort_by_key(|e| e.id.0);
     if consent.events > 0 {
-        // The consent history, not the last PD1 received, is the truth.
         patient.protection = Some(Dated {
             value: consent.objection_active,
             effective: consent.since,
@@ -245,8 +269,31 @@ fn candidates(
     Ok((confident, possible))
 }
 
+/// Maps records to their merge survivors (deduplicated, order kept).
+fn roots(
+    tx: &mut Tx<'_>,
+    (confident, possible): (Vec<PatientId>, Vec<PatientId>),
+) -> Result<(Vec<PatientId>, Vec<PatientId>), StoreError> {
+    let mut c = Vec::new();
+    for p in confident {
+        let r = tx.root_of(p)?;
+        if !c.contains(&r) {
+            c.push(r);
+        }
+    }
+    let mut v = Vec::new();
+    for p in possible {
+        let r = tx.root_of(p)?;
+        if !c.contains(&r) && !v.contains(&r) {
+            v.push(r);
+        }
+    }
+    Ok((c, v))
+}
+
 impl Registry {
     /// Finds a person for a query; at most `limit` candidates are returned.
+    /// The search is audited before this returns.
     pub async fn find_patients(
         &self,
         actor: &Actor,
@@ -254,6 +301,22 @@ impl Registry {
         q: &PatientQuery,
         limit: usize,
     ) -> Result<QueryOutcome, RegistryError> {
+        let (outcome, audit) = self.search(actor, purpose, q, limit).await?;
+        self.append_audit(audit).await?;
+        Ok(outcome)
+    }
+
+    /// The search with its audit entry not yet written: the caller must commit
+    /// the entry before it answers (the HL7 path commits it together with the
+    /// journaled query and response, saving one commit per query). A denial
+    /// is audited here.
+    pub(crate) async fn search(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        q: &PatientQuery,
+        limit: usize,
+    ) -> Result<(QueryOutcome, AuditEntry), RegistryError> {
         if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
             self.audit_denied(actor, "search", purpose).await;
             return Err(RegistryError::Denied(why));
@@ -261,8 +324,24 @@ impl Registry {
         let mut outcome = QueryOutcome::NotFound;
         let mut seen = Vec::new();
         let limit = limit.max(1);
-        self.store.read(&mut |tx| {
-            let (confident, possible) = candidates(tx, q)?;
+        self.read(&mut |tx| {
+            // The matcher's Match / Possible Match, united with the exact
+            // search (identifier confirmed by birth date or surname; exact
+            // names and birth date): a lookup by exact demographics finds
+            // the person even where the matcher would only queue the pair.
+            let exact = candidates(tx, q)?;
+            let (mut confident, mut possible) = roots(tx, exact)?;
+            if let Some((c, p)) = self.matcher.search(tx, q)? {
+                for r in c {
+                    if !confident.contains(&r) {
+                        confident.push(r);
+                    }
+                }
+                possible.extend(p);
+            }
+            possible.sort();
+            possible.dedup();
+            possible.retain(|p| !confident.contains(p));
             let mut visible_conf = Vec::new();
             for pid in confident {
                 if let Some(r) = load_visible(tx, self, actor, purpose, pid)? {
@@ -302,8 +381,7 @@ impl Registry {
             }
             .to_string(),
         );
-        self.append_audit(audit).await?;
-        Ok(outcome)
+        Ok((outcome, audit))
     }
 
     /// Reads one person's record as the actor may see it (audited).
@@ -314,7 +392,7 @@ impl Registry {
         id: PatientId,
     ) -> Result<PatientRecord, RegistryError> {
         let mut rec = None;
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             rec = load_visible(tx, self, actor, purpose, id)?;
             Ok(())
         })?;

@@ -13,6 +13,7 @@ pub mod pg;
 pub mod sqlite;
 mod tx;
 mod tx_identity;
+mod tx_linkage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use tx::{
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
+pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
 /// carries patient data.

@@ -15,6 +15,10 @@ pub const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0001_initial.sql"),
     },
     Migration {
+        version: 2,
+        sql: include_str!("../migrations/sqlite/0002_linkage.sql"),
+    },
+    Migration {
         version: 3,
         sql: include_str!("../migrations/sqlite/0003_security.sql"),
     },
@@ -24,6 +28,10 @@ pub const POSTGRES: &[Migration] = &[
     Migration {
         version: 1,
         sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/postgres/0002_linkage.sql"),
     },
     Migration {
         version: 3,

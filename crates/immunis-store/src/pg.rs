@@ -198,7 +198,7 @@ impl Store for PgStore {
         let result = in_tx(&mut conn, f);
         if result.is_ok() {
             if let Ok(mut pool) = self.readers.lock() {
-                if pool.len() < 8 {
+                if pool.len() < 64 {
                     pool.push(conn);
                 }
             }

@@ -41,38 +41,10 @@ fn from_ref(v: ValueRef<'_>) -> Value {
     }
 }
 
-impl Conn for Connection {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut stmt = self.prepare_cached(sql)?;
-        let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
-        Ok(n as u64)
-    }
-
-    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let mut stmt = self.prepare_cached(sql)?;
-        let cols = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut r = Vec::with_capacity(cols);
-            for i in 0..cols {
-                r.push(from_ref(row.get_ref(i)?));
-            }
-            out.push(r);
-        }
-        Ok(out)
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<()> {
-        self.execute_batch(sql)?;
-        Ok(())
-    }
-}
-
 fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-         PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+         PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
@@ -94,6 +66,12 @@ impl SqliteStore {
             migrate::apply(&mut shim, migrate::SQLITE)?;
             tx.commit()?;
         }
+        // Checkpoints copy WAL pages into the database file and fsync it; in the
+        // commit path they stall every ACK behind them. The writer never
+        // checkpoints; a background thread does it (PASSIVE: never blocks the
+        // writer), so that cost lands on the other core.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        spawn_checkpointer(path.clone());
         Ok(SqliteStore {
             path,
             writer: Mutex::new(writer),
@@ -115,6 +93,33 @@ impl SqliteStore {
         )?;
         configure(&c)?;
         Ok(c)
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` every 250 ms on its own connection.
+/// It stops when the database file goes away (tests delete their temp dirs).
+fn spawn_checkpointer(path: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("immunis-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            else {
+                return;
+            };
+            let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                if !path.exists() {
+                    return;
+                }
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the thread the WAL only grows until restart; say so loudly.
+        tracing::error!("cannot start the WAL checkpoint thread: {e}");
     }
 }
 

@@ -166,19 +166,19 @@ pub fn audit_hash(prev: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
     hex::encode(h.finalize())
 }
 
-fn text(row: &mut [Value], i: usize) -> String {
+pub(crate) fn text(row: &mut [Value], i: usize) -> String {
     row.get_mut(i)
         .map(take)
         .and_then(Value::into_string)
         .unwrap_or_default()
 }
-fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
+pub(crate) fn opt_text(row: &mut [Value], i: usize) -> Option<String> {
     row.get_mut(i).map(take).and_then(Value::into_string)
 }
-fn int(row: &[Value], i: usize) -> i64 {
+pub(crate) fn int(row: &[Value], i: usize) -> i64 {
     row.get(i).and_then(Value::as_i64).unwrap_or(0)
 }
-fn opt_int(row: &[Value], i: usize) -> Option<i64> {
+pub(crate) fn opt_int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
 }
 
@@ -198,7 +198,7 @@ impl<'a> Tx<'a> {
         Tx { conn }
     }
 
-    fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
+    pub(crate) fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
         let rows = self.conn.query(sql, params)?;
         rows.first()
             .and_then(|r| r.first())
@@ -433,16 +433,16 @@ impl<'a> Tx<'a> {
 
     fn index_identifiers(&mut self, id: PatientId, ids: &[PatientIdentifier]) -> Result<()> {
         for i in ids.iter().filter(|i| !i.value.is_empty()) {
-            let exists = self.conn.query(
-                "SELECT 1 FROM patient_identifier WHERE id_value = $1 AND authority = $2 AND id_type = $3 AND patient_id = $4",
-                &[i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into(), Value::Int(id.0)],
+            self.conn.execute(
+                "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    Value::Int(id.0),
+                    i.value.as_str().into(),
+                    i.assigning_authority.as_str().into(),
+                    i.id_type.as_str().into(),
+                ],
             )?;
-            if exists.is_empty() {
-                self.conn.execute(
-                    "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4)",
-                    &[Value::Int(id.0), i.value.as_str().into(), i.assigning_authority.as_str().into(), i.id_type.as_str().into()],
-                )?;
-            }
         }
         Ok(())
     }
@@ -633,6 +633,28 @@ impl<'a> Tx<'a> {
             &[facility_code.into(), filler.into()],
         )?;
         Ok(Self::events_from_rows(rows)?.pop())
+    }
+
+    /// The active event a source reported under this filler order number, as
+    /// its id, owner and stored document (no decoding: the ingest hot path compares
+    /// documents as text, see [`crate::event_to_doc`]).
+    pub fn find_event_doc_by_source(
+        &mut self,
+        facility_code: &str,
+        filler: &str,
+    ) -> Result<Option<(VaccinationId, PatientId, String)>> {
+        let mut rows = self.conn.query(
+            "SELECT event_id, patient_id, doc FROM vaccination_event \
+             WHERE facility_code = $1 AND filler_order_number = $2 AND status = 'active' ORDER BY event_id DESC LIMIT 1",
+            &[facility_code.into(), filler.into()],
+        )?;
+        Ok(rows.pop().map(|mut r| {
+            (
+                VaccinationId(int(&r, 0)),
+                PatientId(int(&r, 1)),
+                text(&mut r, 2),
+            )
+        }))
     }
 
     /// Every event of a person, all statuses, oldest first.

@@ -13,6 +13,23 @@ use immunis_hl7::{frame, MllpDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Turns a VXU into the QBP^Q11 Z34 an EHR would send to look that person up
+/// (PID-3 first identifier, PID-5 name, PID-7 birth date, PID-8 sex).
+fn vxu_to_z34(vxu: &str, n: usize) -> Option<String> {
+    let msg = immunis_hl7::Message::parse(vxu).ok()?;
+    let pid = msg.segment("PID")?;
+    let id = pid.field(3).rep(1).raw().to_string();
+    let name = pid.field(5).rep(1).raw().to_string();
+    let dob = pid.field(7).raw().to_string();
+    let sex = pid.field(8).raw().to_string();
+    let facility = msg.get("MSH", 4).raw().to_string();
+    Some(format!(
+        "MSH|^~\\&|BENCH|{facility}|IMMUNIS||20250101||QBP^Q11^QBP_Q11|Q{n}|P|2.5.1|||ER|AL|||||Z34^CDCPHINVS\r\
+         QPD|Z34^Request Immunization History^CDCPHINVS|T{n}|{id}|{name}||{dob}|{sex}\r\
+         RCP|I|10^RD&records&HL70126"
+    ))
+}
+
 fn load_messages(file: &PathBuf, limit: Option<usize>) -> Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = String::from_utf8_lossy(&bytes);
@@ -65,7 +82,12 @@ async fn connection(addr: SocketAddr, messages: Vec<Vec<u8>>) -> Result<(Vec<Dur
             .and_then(|s| s.split('|').nth(1))
             .unwrap_or("");
         match code {
-            "AA" => codes[0] += 1,
+            "AA" => {
+                codes[0] += 1;
+                if text.contains("QAK|") && !text.contains("|OK|") && !text.contains("|NF|") {
+                    codes[1] += 1;
+                }
+            }
             "AE" => codes[1] += 1,
             _ => codes[2] += 1,
         }
@@ -86,8 +108,16 @@ pub fn bench_mllp(
     connections: usize,
     file: PathBuf,
     limit: Option<usize>,
+    as_z34: bool,
 ) -> Result<ExitCode> {
-    let messages = load_messages(&file, limit)?;
+    let mut messages = load_messages(&file, limit)?;
+    if as_z34 {
+        messages = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| vxu_to_z34(&String::from_utf8_lossy(m), i).map(String::into_bytes))
+            .collect();
+    }
     let total = messages.len();
     let connections = connections.max(1);
     let mut shares: Vec<Vec<Vec<u8>>> = (0..connections).map(|_| Vec::new()).collect();

@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod commands;
+mod linkage;
 mod security;
 
 use std::net::SocketAddr;
@@ -108,6 +109,9 @@ enum Command {
         /// Send at most this many messages.
         #[arg(long)]
         limit: Option<usize>,
+        /// Instead of the VXUs, send a QBP Z34 query for each VXU's patient.
+        #[arg(long)]
+        as_z34: bool,
         file: PathBuf,
     },
     /// Manage submitting facilities.
@@ -144,6 +148,53 @@ enum Command {
     Consent {
         #[command(subcommand)]
         action: security::ConsentCommand,
+    },
+    /// De-duplicate the whole registry: auto-merge Matches, queue Possible Matches.
+    Dedup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Scoring threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// The review queue of possible matches.
+    Review {
+        #[command(subcommand)]
+        action: ReviewCommand,
+    },
+    /// Merge record ABSORB into record KEEP's person (non-destructive; see `unmerge`).
+    Merge {
+        #[command(flatten)]
+        store: StoreArgs,
+        keep: i64,
+        absorb: i64,
+    },
+    /// Undo the merge that absorbed record ID; both records read as before.
+    Unmerge {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Pending possible matches with the matcher's per-field explanation.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Resolve a review item as the same person (merge) or different people.
+    Resolve {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: i64,
+        #[arg(long, conflicts_with = "different")]
+        same: bool,
+        #[arg(long)]
+        different: bool,
     },
 }
 
@@ -251,8 +302,9 @@ fn main() -> std::process::ExitCode {
             mllp,
             connections,
             limit,
+            as_z34,
             file,
-        } => bench::bench_mllp(mllp, connections, file, limit),
+        } => bench::bench_mllp(mllp, connections, file, limit, as_z34),
         Command::Facility { action } => match action {
             FacilityCommand::Add {
                 store,
@@ -287,6 +339,22 @@ fn main() -> std::process::ExitCode {
                 security::audit_disclosures(store, patient)
             }
         },
+        Command::Dedup { store, workers } => linkage::dedup(store, workers),
+        Command::Review { action } => match action {
+            ReviewCommand::List { store, limit } => linkage::review_list(store, limit),
+            ReviewCommand::Resolve {
+                store,
+                id,
+                same,
+                different,
+            } => linkage::review_resolve(store, id, same, different),
+        },
+        Command::Merge {
+            store,
+            keep,
+            absorb,
+        } => linkage::merge(store, keep, absorb),
+        Command::Unmerge { store, id } => linkage::unmerge(store, id),
     };
     match result {
         Ok(code) => code,
