@@ -129,7 +129,7 @@ impl Registry {
         self.require_admin(actor)?;
         let mut anchors: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut stored = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             stored = tx.audit_anchors()?;
             Ok(())
         })?;
@@ -144,7 +144,7 @@ impl Registry {
         let mut seq = 0i64;
         loop {
             let mut page: Vec<AuditRecord> = Vec::new();
-            self.store.read(&mut |tx| {
+            self.read(&mut |tx| {
                 page = tx.audit_records(seq, 10_000)?;
                 Ok(())
             })?;
@@ -193,7 +193,7 @@ impl Registry {
     ) -> Result<Vec<Disclosure>, RegistryError> {
         self.require_admin(actor)?;
         let mut records = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             records = tx.audit_records_for_patient(patient)?;
             Ok(())
         })?;

@@ -121,7 +121,7 @@ impl Registry {
     ) -> Result<Vec<ConsentEvent>, RegistryError> {
         self.require_admin(actor)?;
         let mut out = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = tx.consent_events(patient)?;
             Ok(())
         })?;

@@ -36,7 +36,7 @@ impl Registry {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let mut rows = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             rows.clear();
             for id in tx.live_patient_ids()? {
                 if tx.objection_active(id)? {

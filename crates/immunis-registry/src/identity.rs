@@ -185,21 +185,6 @@ fn burn_time(password: &str) {
 }
 
 impl Registry {
-    /// A store read from async code: on a multi-threaded runtime it runs in
-    /// `block_in_place`, so the synchronous PostgreSQL client (which starts
-    /// a runtime per call) does not panic inside the caller's runtime.
-    fn read_from_async(
-        &self,
-        f: &mut dyn FnMut(&mut immunis_store::Tx<'_>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.store.read(f))
-            }
-            _ => self.store.read(f),
-        }
-    }
-
     /// Replaces the authentication limits (session idle time, token
     /// lifetime, lockout).
     pub fn set_security_policy(&self, policy: SecurityPolicy) {
@@ -219,7 +204,7 @@ impl Registry {
     fn organization_by_name(&self, name: &str) -> Result<Organization, RegistryError> {
         let mut org = None;
         let n = name.to_string();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             org = tx.find_organization_by_name(&n)?;
             Ok(())
         })?;
@@ -259,7 +244,7 @@ impl Registry {
     pub fn list_organizations(&self, actor: &Actor) -> Result<Vec<Organization>, RegistryError> {
         self.require_admin(actor)?;
         let mut out = Vec::new();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             out = tx.list_organizations()?;
             Ok(())
         })?;
@@ -348,7 +333,7 @@ impl Registry {
         self.require_admin(actor)?;
         let mut out = Vec::new();
         let now = immunis_store::now_millis();
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             let orgs = tx.list_organizations()?;
             out = tx
                 .list_users()?
@@ -412,7 +397,7 @@ impl Registry {
     /// TOTP secret.
     pub fn bootstrap_admin(&self, username: &str) -> Result<NewUserSecrets, RegistryError> {
         let mut admins = 0;
-        self.store.read(&mut |tx| {
+        self.read(&mut |tx| {
             admins = tx.count_users_with_role(Role::RegistryAdmin.as_str())?;
             Ok(())
         })?;
@@ -440,7 +425,7 @@ impl Registry {
         let policy = self.policy();
         let mut user = None;
         let name = username.to_string();
-        self.read_from_async(&mut |tx| {
+        self.read(&mut |tx| {
             user = tx.find_user(&name)?;
             Ok(())
         })
@@ -608,7 +593,7 @@ impl Registry {
         let policy = self.policy();
         let mut client = None;
         let cid = client_id.to_string();
-        self.read_from_async(&mut |tx| {
+        self.read(&mut |tx| {
             client = tx.find_oauth_client(&cid)?;
             Ok(())
         })
@@ -784,7 +769,7 @@ impl Registry {
     ) -> Result<Actor, AuthError> {
         let mut code = None;
         let fp = fingerprint.to_string();
-        self.read_from_async(&mut |tx| {
+        self.read(&mut |tx| {
             code = tx.certificate_facility(&fp)?;
             Ok(())
         })
