@@ -4,7 +4,11 @@
 //! (p50/p99 of `PatientMatcher::identify` in a read transaction) and a full
 //! `dedup` run.
 //!
-//!     cargo run --release -p immunis-registry --example linkage_bench -- N [QUERIES] [DIR]
+//!     cargo run --release -p immunis-registry --example linkage_bench -- N [QUERIES] [DIR] [reuse]
+//!
+//! `reuse` keeps an earlier run's database in DIR (no load; probes are read
+//! back from it). The loaded population has exactly one record per person,
+//! so every merge dedup makes there is a false merge.
 
 use std::time::Instant;
 
@@ -20,7 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(d) => std::path::PathBuf::from(d),
         None => std::env::temp_dir().join(format!("immunis-linkage-bench-{n}")),
     };
-    let _ = std::fs::remove_dir_all(&dir);
+    let reuse = args.get(4).is_some_and(|a| a == "reuse");
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let store = immunis_store::open(&dir, None)?;
     let today = NaiveDate::from_ymd_opt(2025, 6, 30).ok_or("date")?;
     let mut config = SynthConfig::new(n, 7, today);
@@ -42,7 +49,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         })
     };
-    for person in Generator::new(config)? {
+    if reuse {
+        let every = (n / queries.max(1) as u64).max(1) as i64;
+        store.read(&mut |tx| {
+            for i in 0..queries as i64 {
+                if let Some(p) = tx.load_patient(immunis_model::PatientId(1 + i * every))? {
+                    probes.push(p.patient);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    for person in Generator::new(config)?.take(if reuse { 0 } else { n as usize }) {
         if loaded.checked_rem(every) == Some(0) && probes.len() < queries {
             // The probe is a later submission: the first message's demographics.
             probes.push(person.patient.clone());
@@ -57,7 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    flush(&mut batch)?;
+    if !batch.is_empty() {
+        flush(&mut batch)?;
+    }
     let load_secs = started.elapsed().as_secs_f64();
     println!(
         "bulk load: {n} people in {load_secs:.1} s ({:.0}/s)",
