@@ -527,26 +527,7 @@ impl Registry {
         token: &str,
         client_addr: Option<String>,
     ) -> Result<Actor, AuthError> {
-        let key = secret_key(token);
-        let now = Instant::now();
-        let mut sessions = self
-            .grants
-            .sessions
-            .lock()
-            .map_err(|_| AuthError::Unavailable("session table poisoned".into()))?;
-        match sessions.get_mut(&key) {
-            Some(g) if !expired(g, now) => {
-                g.last_used = now;
-                let mut a = g.actor.clone();
-                a.client_addr = client_addr;
-                Ok(a)
-            }
-            Some(_) => {
-                sessions.remove(&key);
-                Err(AuthError::Expired)
-            }
-            None => Err(AuthError::BadCredentials),
-        }
+        live_grant(&self.grants.sessions, token, client_addr, true)
     }
 
     pub fn logout(&self, token: &str) {
@@ -658,25 +639,7 @@ impl Registry {
         token: &str,
         client_addr: Option<String>,
     ) -> Result<Actor, AuthError> {
-        let key = secret_key(token);
-        let now = Instant::now();
-        let mut tokens = self
-            .grants
-            .tokens
-            .lock()
-            .map_err(|_| AuthError::Unavailable("token table poisoned".into()))?;
-        match tokens.get(&key) {
-            Some(g) if !expired(g, now) => {
-                let mut a = g.actor.clone();
-                a.client_addr = client_addr;
-                Ok(a)
-            }
-            Some(_) => {
-                tokens.remove(&key);
-                Err(AuthError::Expired)
-            }
-            None => Err(AuthError::BadCredentials),
-        }
+        live_grant(&self.grants.tokens, token, client_addr, false)
     }
 
     /// Puts a person on an organization's roster (a school's students, a
@@ -800,6 +763,36 @@ impl Registry {
             .run(move |tx| tx.append_audit(&audit).map(|_| ()))
             .await;
         result
+    }
+}
+
+/// The actor of a live session or bearer token; an expired one is removed.
+/// Sessions (`refresh`) restart their inactivity timer on use; tokens do not.
+fn live_grant(
+    table: &Mutex<HashMap<[u8; 32], Grant>>,
+    token: &str,
+    client_addr: Option<String>,
+    refresh: bool,
+) -> Result<Actor, AuthError> {
+    let key = secret_key(token);
+    let now = Instant::now();
+    let mut grants = table
+        .lock()
+        .map_err(|_| AuthError::Unavailable("grant table poisoned".into()))?;
+    match grants.get_mut(&key) {
+        Some(g) if !expired(g, now) => {
+            if refresh {
+                g.last_used = now;
+            }
+            let mut a = g.actor.clone();
+            a.client_addr = client_addr;
+            Ok(a)
+        }
+        Some(_) => {
+            grants.remove(&key);
+            Err(AuthError::Expired)
+        }
+        None => Err(AuthError::BadCredentials),
     }
 }
 
