@@ -261,13 +261,13 @@ impl Linker {
             // policy says (it links e.g. same-household siblings with
             // unrelated given names, the twin signature, on score alone).
             if r.outcome == Outcome::Match {
-                r.outcome = Outcome::PossibleMatch;
-                r.fields.push(FieldComparison {
-                    field: Field::FirstName,
-                    level: Level::Missing,
-                    detail: "registry rule: a hard rule caps the decision at Possible Match",
-                    weight: 0.0,
-                });
+                apply_rule(
+                    &mut r,
+                    Outcome::PossibleMatch,
+                    Field::FirstName,
+                    Level::Missing,
+                    "registry rule: a hard rule caps the decision at Possible Match",
+                );
             }
             return r;
         }
@@ -291,13 +291,7 @@ impl Linker {
                     .iter()
                     .any(|f| level(*f) == Some(Level::Disagree));
             if contradiction {
-                r.outcome = Outcome::PossibleMatch;
-                r.fields.push(FieldComparison {
-                    field: Field::BirthDate,
-                    level: Level::Missing,
-                    detail: "registry rule: a contradicting birth date, mother, guardian or identifier caps the decision at Possible Match",
-                    weight: 0.0,
-                });
+                apply_rule(&mut r, Outcome::PossibleMatch, Field::BirthDate, Level::Missing, "registry rule: a contradicting birth date, mother, guardian or identifier caps the decision at Possible Match");
             }
             return r;
         }
@@ -317,21 +311,21 @@ impl Linker {
             && level(Field::MotherMaidenName) != Some(Level::Disagree)
             && level(Field::GuardianFirst) != Some(Level::Disagree);
         if identity {
-            r.outcome = Outcome::Match;
-            r.fields.push(FieldComparison {
-                field: Field::Mrn,
-                level: Level::Exact,
-                detail: "registry rule: identity (exact names, birth date and identifier)",
-                weight: 0.0,
-            });
+            apply_rule(
+                &mut r,
+                Outcome::Match,
+                Field::Mrn,
+                Level::Exact,
+                "registry rule: identity (exact names, birth date and identifier)",
+            );
         } else if r.outcome == Outcome::NotAMatch && r.score >= self.matcher.thresholds().possible {
-            r.outcome = Outcome::PossibleMatch;
-            r.fields.push(FieldComparison {
-                field: Field::ShotHistory,
-                level: Level::Missing,
-                detail: "registry rule: review floor (score above the review threshold)",
-                weight: 0.0,
-            });
+            apply_rule(
+                &mut r,
+                Outcome::PossibleMatch,
+                Field::ShotHistory,
+                Level::Missing,
+                "registry rule: review floor (score above the review threshold)",
+            );
         }
         r
     }
@@ -534,6 +528,24 @@ impl PatientMatcher for ProbabilisticMatcher {
         }
         Ok(Some((confident, possible)))
     }
+}
+
+/// Applies a registry rule on top of the matcher: sets the outcome and records
+/// why as a zero-weight entry of the explanation the review screen shows.
+fn apply_rule(
+    r: &mut MatchResult,
+    outcome: Outcome,
+    field: Field,
+    level: Level,
+    detail: &'static str,
+) {
+    r.outcome = outcome;
+    r.fields.push(FieldComparison {
+        field,
+        level,
+        detail,
+        weight: 0.0,
+    });
 }
 
 #[cfg(test)]
