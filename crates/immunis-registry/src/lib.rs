@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod consent;
 pub mod consolidate;
 pub mod dedup;
@@ -31,6 +32,7 @@ use immunis_store::{AuditEntry, JournalEntry, Store, StoreError, Tx};
 
 pub use audit::{Anchor, AuditVerification, Disclosure};
 pub use auth::AuthError;
+pub use backup::SnapshotInfo;
 pub use dedup::DedupSummary;
 pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
 pub use immunis_store::{ConsentEvent, ConsentKind};

@@ -47,6 +47,8 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("not supported by this backend: {0}")]
+    Unsupported(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -125,6 +127,17 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
     fn read(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
+    /// Writes a transactionally consistent copy of the whole database to
+    /// `dest` (a new file) while the store stays online. SQLite does it with
+    /// `VACUUM INTO`; a PostgreSQL cluster is backed up by its operator
+    /// (`pg_basebackup` + WAL archiving), so that backend says so.
+    fn snapshot_into(&self, dest: &Path) -> Result<()> {
+        let _ = dest;
+        Err(StoreError::Unsupported(format!(
+            "{} snapshots are taken by the database operator (e.g. pg_basebackup with WAL archiving)",
+            self.backend()
+        )))
+    }
 }
 
 /// Opens the store named by the CLI options: PostgreSQL when a URL is given,

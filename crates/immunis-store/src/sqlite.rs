@@ -83,6 +83,21 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check` on a database file (a restored
+    /// backup) without migrating or changing it; `Ok(())` when it reports "ok".
+    pub fn check_file_integrity(path: &Path) -> Result<()> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if problems.len() == 1 && problems[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(problems.join("; ")))
+        }
+    }
+
     fn reader(&self) -> Result<Connection> {
         if let Some(c) = self.readers.lock().map_err(|_| poisoned())?.pop() {
             return Ok(c);
@@ -158,6 +173,28 @@ impl Conn for ConnRef<'_> {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn snapshot_into(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} already exists; a snapshot never overwrites",
+                dest.display()
+            )));
+        }
+        let dest_str = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Open(format!("{} is not UTF-8", dest.display())))?;
+        let conn = self.reader()?;
+        // A read transaction's snapshot of the live database, written page by
+        // page; writers keep committing meanwhile (WAL).
+        conn.execute("VACUUM INTO ?1", [dest_str])?;
+        drop(conn);
+        // SQLite does not fsync the VACUUM INTO output.
+        std::fs::File::open(dest)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::Open(format!("{}: {e}", dest.display())))?;
+        Ok(())
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()> {

@@ -103,7 +103,49 @@ both_backends!(
     failed_write_rolls_back,
     reopen_is_idempotent,
     security_tables_roundtrip,
+    snapshot_is_a_consistent_copy_or_refused,
 );
+
+/// Backups: SQLite writes a consistent copy that opens as a store with the
+/// same data; it never overwrites. PostgreSQL refuses with the operator's way.
+fn snapshot_is_a_consistent_copy_or_refused(b: &Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dest = dir.path().join("snap").join("immunis.db");
+    std::fs::create_dir_all(dest.parent().expect("has parent")).expect("mkdir");
+    let mut pid = None;
+    b.store
+        .write(&mut |tx| {
+            pid = Some(tx.insert_patient(&sample_patient(), None)?);
+            Ok(())
+        })
+        .expect("write");
+    match b.store.backend() {
+        "sqlite" => {
+            b.store.snapshot_into(&dest).expect("snapshot");
+            immunis_store::sqlite::SqliteStore::check_file_integrity(&dest).expect("intact");
+            assert!(matches!(
+                b.store.snapshot_into(&dest),
+                Err(immunis_store::StoreError::Conflict(_))
+            ));
+            let copy = immunis_store::open(dest.parent().expect("dir"), None).expect("reopen");
+            let mut found = None;
+            copy.read(&mut |tx| {
+                found = tx.load_patient(pid.expect("inserted"))?;
+                Ok(())
+            })
+            .expect("read copy");
+            assert_eq!(
+                found.map(|p| p.patient.legal_name().family.clone()),
+                Some(sample_patient().legal_name().family.clone())
+            );
+        }
+        _ => {
+            let err = b.store.snapshot_into(&dest).expect_err("operator's job");
+            assert!(err.to_string().contains("pg_basebackup"), "{err}");
+            assert!(!dest.exists());
+        }
+    }
+}
 
 /// Schema v3 (security): consent history, anchors, disclosures lookup,
 /// users, OAuth clients, rosters, jurisdictions, certificates.

@@ -7,6 +7,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod backup;
 mod bench;
 mod commands;
 mod linkage;
@@ -118,6 +119,11 @@ enum Command {
     Facility {
         #[command(subcommand)]
         action: FacilityCommand,
+    },
+    /// Encrypted online backups (age format): keygen, create, verify, restore.
+    Backup {
+        #[command(subcommand)]
+        action: backup::BackupCommand,
     },
     /// Audit trail tools.
     Audit {
@@ -330,6 +336,7 @@ fn main() -> std::process::ExitCode {
         Command::Org { action } => security::org(action),
         Command::Client { action } => security::client(action),
         Command::Admin { action } => security::admin(action),
+        Command::Backup { action } => backup::run(action),
         Command::Audit { action } => match action {
             AuditCommand::Verify { store, anchor_file } => {
                 security::audit_verify(store, anchor_file)
