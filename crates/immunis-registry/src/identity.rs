@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use immunis_access::{Actor, Purpose, Role};
 use immunis_model::{Organization, OrganizationId, OrganizationKind, PatientId};
-use immunis_store::{NewUser, StoreError};
+use immunis_store::{GrantRecord, NewUser, StoreError};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
@@ -55,15 +55,41 @@ impl Default for SecurityPolicy {
     }
 }
 
-/// A live session or token, keyed by the SHA-256 of its secret.
+/// A live session or token as cached in this process, keyed by the SHA-256
+/// of its secret. The database row (`auth_grant`) is the truth; the cache is
+/// re-checked against it every [`RECHECK`] so a logout or a disabled user in
+/// another process (the CLI, a second server) takes effect here too.
 #[derive(Debug, Clone)]
 struct Grant {
     actor: Actor,
-    created: Instant,
-    last_used: Instant,
+    /// Milliseconds since the epoch, like the stored row.
+    created_ms: i64,
+    last_used_ms: i64,
     /// Sessions: idle limit applies; tokens: fixed expiry.
-    idle_limit: Option<Duration>,
-    expires: Instant,
+    idle_limit_ms: Option<i64>,
+    expires_ms: i64,
+    /// The last use written to the database (writes are coarse: see `touch`).
+    persisted_use_ms: i64,
+    /// When this process last compared the cache with the database.
+    checked: Instant,
+}
+
+/// How long a cached grant is trusted before the database is asked again.
+const RECHECK: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GrantKind {
+    Session,
+    Token,
+}
+
+impl GrantKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::Session => "session",
+            GrantKind::Token => "token",
+        }
+    }
 }
 
 #[derive(Default)]
@@ -71,6 +97,40 @@ pub(crate) struct Grants {
     sessions: Mutex<HashMap<[u8; 32], Grant>>,
     tokens: Mutex<HashMap<[u8; 32], Grant>>,
     policy: Mutex<SecurityPolicy>,
+}
+
+impl Grants {
+    fn table(&self, kind: GrantKind) -> &Mutex<HashMap<[u8; 32], Grant>> {
+        match kind {
+            GrantKind::Session => &self.sessions,
+            GrantKind::Token => &self.tokens,
+        }
+    }
+}
+
+fn hex_key(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// The stored form of a new grant.
+fn grant_record(kind: GrantKind, key: &[u8; 32], g: &Grant) -> GrantRecord {
+    GrantRecord {
+        token_hash: hex_key(key),
+        kind: kind.as_str().into(),
+        subject: g.actor.subject.clone(),
+        role: g.actor.role.as_str().into(),
+        organization_id: g.actor.organization,
+        facility_code: g.actor.facility_code.clone(),
+        created_at: g.created_ms,
+        last_used_at: g.last_used_ms,
+        idle_limit_ms: g.idle_limit_ms,
+        expires_at: g.expires_ms,
+        revoked_at: None,
+    }
 }
 
 fn secret_key(token: &str) -> [u8; 32] {
@@ -377,6 +437,10 @@ impl Registry {
         let found = self.writer.run_blocking(move |tx| {
             let found = tx.set_user_disabled(&u, disabled)?;
             if found {
+                if disabled {
+                    // Every server process sees this within `RECHECK`.
+                    tx.revoke_grants_of(&u, immunis_store::now_millis())?;
+                }
                 tx.append_audit(&audit)?;
             }
             Ok(found)
@@ -493,11 +557,28 @@ impl Registry {
         };
         let mut audit = audit_entry(&actor, "login", role.default_purpose(), outcome);
         audit.detail = Some("user password + totp".into());
-        let _ = self
+        let token = random_token();
+        let key = secret_key(&token);
+        // The session starts now, after the (deliberately slow) checks.
+        let started = immunis_store::now_millis();
+        let grant = Grant {
+            actor: actor.clone(),
+            created_ms: started,
+            last_used_ms: started,
+            idle_limit_ms: Some(millis(policy.session_idle)),
+            expires_ms: started.saturating_add(millis(policy.session_max)),
+            persisted_use_ms: started,
+            checked: Instant::now(),
+        };
+        let record = (outcome == "success").then(|| grant_record(GrantKind::Session, &key, &grant));
+        let committed = self
             .writer
             .run(move |tx| {
                 if let Some((id, failed, locked, step)) = state {
                     tx.update_user_login_state(id, failed, locked, step)?;
+                }
+                if let Some(r) = &record {
+                    tx.insert_grant(r)?;
                 }
                 tx.append_audit(&audit).map(|_| ())
             })
@@ -505,18 +586,12 @@ impl Registry {
         if outcome != "success" {
             return Err(AuthError::BadCredentials);
         }
-        let token = random_token();
-        let now = Instant::now();
-        let grant = Grant {
-            actor: actor.clone(),
-            created: now,
-            last_used: now,
-            idle_limit: Some(policy.session_idle),
-            expires: now + policy.session_max,
-        };
+        // A session exists only once it is durable (and its login audited).
+        committed.map_err(|e| AuthError::Unavailable(e.to_string()))?;
         if let Ok(mut s) = self.grants.sessions.lock() {
+            let now = immunis_store::now_millis();
             s.retain(|_, g| !expired(g, now));
-            s.insert(secret_key(&token), grant);
+            s.insert(key, grant);
         }
         Ok(Session { token, actor })
     }
@@ -527,13 +602,33 @@ impl Registry {
         token: &str,
         client_addr: Option<String>,
     ) -> Result<Actor, AuthError> {
-        live_grant(&self.grants.sessions, token, client_addr, true)
+        self.live_grant(GrantKind::Session, token, client_addr)
     }
 
+    /// Ends a session here at once, and in the database (so in every other
+    /// process within `RECHECK`) with the next group commit.
     pub fn logout(&self, token: &str) {
-        if let Ok(mut s) = self.grants.sessions.lock() {
-            s.remove(&secret_key(token));
-        }
+        let key = secret_key(token);
+        let removed = self
+            .grants
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|mut s| s.remove(&key));
+        let hash = hex_key(&key);
+        let actor = removed.map(|g| g.actor);
+        drop(self.writer.submit(move |tx| {
+            let was_live = tx.revoke_grant(&hash, immunis_store::now_millis())?;
+            if let (true, Some(a)) = (was_live, &actor) {
+                tx.append_audit(&audit_entry(
+                    a,
+                    "logout",
+                    a.role.default_purpose(),
+                    "success",
+                ))?;
+            }
+            Ok(())
+        }));
     }
 
     /// Registers an OAuth2 client-credentials client for an organization;
@@ -604,27 +699,35 @@ impl Registry {
             if ok { "success" } else { "failure" },
         );
         audit.detail = Some("oauth2 client_credentials".into());
-        let _ = self
+        let token = random_token();
+        let key = secret_key(&token);
+        let now_ms = immunis_store::now_millis();
+        let grant = Grant {
+            actor,
+            created_ms: now_ms,
+            last_used_ms: now_ms,
+            idle_limit_ms: None,
+            expires_ms: now_ms.saturating_add(millis(policy.token_ttl)),
+            persisted_use_ms: now_ms,
+            checked: Instant::now(),
+        };
+        let record = ok.then(|| grant_record(GrantKind::Token, &key, &grant));
+        let committed = self
             .writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+            .run(move |tx| {
+                if let Some(r) = &record {
+                    tx.insert_grant(r)?;
+                }
+                tx.append_audit(&audit).map(|_| ())
+            })
             .await;
         let Some(c) = client.filter(|_| ok) else {
             return Err(AuthError::BadCredentials);
         };
-        let token = random_token();
-        let now = Instant::now();
+        committed.map_err(|e| AuthError::Unavailable(e.to_string()))?;
         if let Ok(mut t) = self.grants.tokens.lock() {
-            t.retain(|_, g| !expired(g, now));
-            t.insert(
-                secret_key(&token),
-                Grant {
-                    actor,
-                    created: now,
-                    last_used: now,
-                    idle_limit: None,
-                    expires: now + policy.token_ttl,
-                },
-            );
+            t.retain(|_, g| !expired(g, now_ms));
+            t.insert(key, grant);
         }
         Ok(IssuedToken {
             access_token: token,
@@ -639,7 +742,7 @@ impl Registry {
         token: &str,
         client_addr: Option<String>,
     ) -> Result<Actor, AuthError> {
-        live_grant(&self.grants.tokens, token, client_addr, false)
+        self.live_grant(GrantKind::Token, token, client_addr)
     }
 
     /// Puts a person on an organization's roster (a school's students, a
@@ -766,41 +869,117 @@ impl Registry {
     }
 }
 
-/// The actor of a live session or bearer token; an expired one is removed.
-/// Sessions (`refresh`) restart their inactivity timer on use; tokens do not.
-fn live_grant(
-    table: &Mutex<HashMap<[u8; 32], Grant>>,
-    token: &str,
-    client_addr: Option<String>,
-    refresh: bool,
-) -> Result<Actor, AuthError> {
-    let key = secret_key(token);
-    let now = Instant::now();
-    let mut grants = table
-        .lock()
-        .map_err(|_| AuthError::Unavailable("grant table poisoned".into()))?;
-    match grants.get_mut(&key) {
-        Some(g) if !expired(g, now) => {
-            if refresh {
-                g.last_used = now;
+impl Registry {
+    /// The actor of a live session or bearer token. The process cache answers
+    /// while it is fresh; otherwise (a restart, another process's grant, or
+    /// every `RECHECK`) the stored grant decides, so revocations anywhere
+    /// apply here. Sessions restart their inactivity timer on use (written
+    /// back coarsely, see `touch`); tokens do not.
+    fn live_grant(
+        &self,
+        kind: GrantKind,
+        token: &str,
+        client_addr: Option<String>,
+    ) -> Result<Actor, AuthError> {
+        let key = secret_key(token);
+        let now_ms = immunis_store::now_millis();
+        let table = self.grants.table(kind);
+        let cached = {
+            let grants = table
+                .lock()
+                .map_err(|_| AuthError::Unavailable("grant table poisoned".into()))?;
+            grants.get(&key).cloned()
+        };
+        let mut grant = match cached {
+            Some(g) if g.checked.elapsed() < RECHECK => g,
+            cached => {
+                let hash = hex_key(&key);
+                let mut row = None;
+                self.read(&mut |tx| {
+                    row = tx.find_grant(&hash)?;
+                    Ok(())
+                })
+                .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                let fresh = row
+                    .filter(|r| r.kind == kind.as_str() && r.revoked_at.is_none())
+                    .and_then(|r| {
+                        let g = grant_from_record(&r)?;
+                        // This process may have seen a later use than the row.
+                        let last = cached.map_or(g.last_used_ms, |c| c.last_used_ms);
+                        Some(Grant {
+                            last_used_ms: last.max(g.last_used_ms),
+                            ..g
+                        })
+                    });
+                match fresh {
+                    Some(g) => g,
+                    None => {
+                        if let Ok(mut grants) = table.lock() {
+                            grants.remove(&key);
+                        }
+                        return Err(AuthError::BadCredentials);
+                    }
+                }
             }
-            let mut a = g.actor.clone();
-            a.client_addr = client_addr;
-            Ok(a)
+        };
+        if expired(&grant, now_ms) {
+            if let Ok(mut grants) = table.lock() {
+                grants.remove(&key);
+            }
+            return Err(AuthError::Expired);
         }
-        Some(_) => {
-            grants.remove(&key);
-            Err(AuthError::Expired)
+        if kind == GrantKind::Session {
+            grant.last_used_ms = now_ms;
+            self.touch(&key, &mut grant);
         }
-        None => Err(AuthError::BadCredentials),
+        let mut actor = grant.actor.clone();
+        actor.client_addr = client_addr;
+        if let Ok(mut grants) = table.lock() {
+            grants.insert(key, grant);
+        }
+        Ok(actor)
+    }
+
+    /// Writes a session's last use back when it has moved by a tenth of the
+    /// idle limit (at most every few minutes, not on every request). The
+    /// write is not awaited: losing it in a crash only makes the session
+    /// expire a little earlier elsewhere.
+    fn touch(&self, key: &[u8; 32], g: &mut Grant) {
+        let step = g
+            .idle_limit_ms
+            .map_or(60_000, |idle| (idle / 10).max(1_000));
+        if g.last_used_ms - g.persisted_use_ms < step {
+            return;
+        }
+        g.persisted_use_ms = g.last_used_ms;
+        let (hash, at) = (hex_key(key), g.last_used_ms);
+        drop(self.writer.submit(move |tx| tx.touch_grant(&hash, at)));
     }
 }
 
-fn expired(g: &Grant, now: Instant) -> bool {
-    now >= g.expires
-        || g.idle_limit
-            .is_some_and(|idle| now.duration_since(g.last_used) >= idle)
-        || now < g.created
+fn grant_from_record(r: &GrantRecord) -> Option<Grant> {
+    Some(Grant {
+        actor: Actor {
+            subject: r.subject.clone(),
+            role: Role::parse(&r.role)?,
+            organization: r.organization_id,
+            facility_code: r.facility_code.clone(),
+            client_addr: None,
+        },
+        created_ms: r.created_at,
+        last_used_ms: r.last_used_at,
+        idle_limit_ms: r.idle_limit_ms,
+        expires_ms: r.expires_at,
+        persisted_use_ms: r.last_used_at,
+        checked: Instant::now(),
+    })
+}
+
+fn expired(g: &Grant, now_ms: i64) -> bool {
+    now_ms >= g.expires_ms
+        || g.idle_limit_ms
+            .is_some_and(|idle| now_ms.saturating_sub(g.last_used_ms) >= idle)
+        || now_ms < g.created_ms.saturating_sub(60_000)
 }
 
 #[cfg(test)]

@@ -264,3 +264,103 @@ async fn postgres_login_and_tokens() {
     assert!(reg.token_actor(&t.access_token, None).is_ok());
     assert!(reg.certificate_actor(&"ab".repeat(32), None).await.is_err());
 }
+
+/// Sessions and tokens are stored (as hashes): they survive a restart, and a
+/// logout or a disabled user in one process ends the grant in every other
+/// process on the same store (the CLI and the server, or two servers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_survive_restart_and_revocations_reach_every_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || {
+        Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
+            .expect("registry")
+    };
+    let server = open();
+    let admin = console_admin();
+    server
+        .add_organization(&admin, "Pediatrics Inc", OrganizationKind::Provider)
+        .expect("org");
+    let nurse = server
+        .add_user(
+            &admin,
+            "nurse",
+            Some("Pediatrics Inc"),
+            None,
+            Some("plum-ferry-42-orbit"),
+        )
+        .expect("user");
+    let clerk = server
+        .add_user(
+            &admin,
+            "clerk",
+            Some("Pediatrics Inc"),
+            None,
+            Some("quill-harbor-77-sprout"),
+        )
+        .expect("user");
+    let ehr = server
+        .add_oauth_client(&admin, "ehr", "Pediatrics Inc")
+        .expect("client");
+    let s_nurse = server
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&nurse.totp_secret, 0),
+            None,
+        )
+        .await
+        .expect("login");
+    let s_clerk = server
+        .login(
+            "clerk",
+            "quill-harbor-77-sprout",
+            &code(&clerk.totp_secret, 0),
+            None,
+        )
+        .await
+        .expect("login");
+    let token = server.issue_token("ehr", &ehr, None).await.expect("token");
+
+    // A restart (a new registry over the same store) keeps them.
+    drop(server);
+    let restarted = open();
+    let nurse_actor = restarted
+        .session_actor(&s_nurse.token, Some("10.0.0.9".into()))
+        .expect("session survives a restart");
+    assert_eq!(nurse_actor.subject, "nurse");
+    assert_eq!(nurse_actor.role, Role::ProviderUser);
+    assert_eq!(nurse_actor.organization, s_nurse.actor.organization);
+    assert_eq!(nurse_actor.client_addr.as_deref(), Some("10.0.0.9"));
+    assert!(restarted.token_actor(&token.access_token, None).is_ok());
+    // A session secret is not a token secret, nor the other way round.
+    assert_eq!(
+        restarted.token_actor(&s_nurse.token, None).err(),
+        Some(AuthError::BadCredentials)
+    );
+    assert_eq!(
+        restarted.session_actor(&token.access_token, None).err(),
+        Some(AuthError::BadCredentials)
+    );
+
+    // Another process (the CLI) disables the nurse and a logout happens
+    // there; the server's cache gives way within the recheck interval.
+    let cli = open();
+    cli.set_user_disabled(&admin, "nurse", true)
+        .expect("disable");
+    cli.logout(&s_clerk.token);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let nurse_gone = restarted.session_actor(&s_nurse.token, None).is_err();
+        let clerk_gone = restarted.session_actor(&s_clerk.token, None).is_err();
+        if nurse_gone && clerk_gone {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revocations did not reach the other process"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The token of the same organization is untouched.
+    assert!(restarted.token_actor(&token.access_token, None).is_ok());
+}

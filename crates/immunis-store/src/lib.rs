@@ -12,6 +12,7 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
+mod tx_grants;
 mod tx_identity;
 mod tx_linkage;
 
@@ -24,6 +25,7 @@ pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
 };
+pub use tx_grants::GrantRecord;
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
