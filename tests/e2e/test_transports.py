@@ -173,3 +173,39 @@ def test_http_post_hl7_basic_auth(server):
     req = urllib.request.Request(server.http + "/hl7", data=other.encode(), headers={"Authorization": "Basic " + auth})
     with urllib.request.urlopen(req, timeout=30) as r:
         assert msa(r.read().decode()) == "AR"
+
+
+def batch_of_two():
+    one = read_message("001_vxu_cdc-ig-vxu-z22-historical-plus-2-admin.hl7").strip("\r")
+    msgs = [one.replace("|45646ug|", f"|BATCH-{i}|", 1) for i in (1, 2)]
+    return "\r".join([
+        "FHS|^~\\&|MYEHR|DCS||IIS|20240101120000||batch.txt||FILE-77",
+        "BHS|^~\\&|MYEHR|DCS||IIS|20240101120000||||BATCH-77",
+        *msgs,
+        "BTS|2",
+        "FTS|1",
+    ]) + "\r"
+
+
+def check_batch_reply(reply):
+    reply = reply.strip("\x0b\x1c\r\n")  # MLLPClient hands back the frame bytes
+    segs = [s for s in reply.replace("\n", "\r").split("\r") if s]
+    assert segs[0].startswith("FHS|") and segs[0].split("|")[11] == "FILE-77", segs[0]
+    assert segs[1].startswith("BHS|") and segs[1].split("|")[11] == "BATCH-77", segs[1]
+    assert segs[-2:] == ["BTS|2", "FTS|1"]
+    acks = "\r".join(segs[2:-2]).split("\rMSH|")
+    assert len(acks) == 2
+    for i, ack in enumerate(acks, start=1):
+        ack = ack if ack.startswith("MSH|") else "MSH|" + ack
+        parsed = parse_message(ack, find_groups=False)  # an independent parser reads each ACK
+        assert parsed.msa.msa_1.to_er7() == "AA"
+        assert parsed.msa.msa_2.to_er7() == f"BATCH-{i}"
+
+
+def test_fhs_bhs_batch_gets_a_batch_of_acks_over_mllp_and_http(server):
+    check_batch_reply(send_mllp(server, batch_of_two()))
+    auth = base64.b64encode(f"dcs-ehr:{PASSWORD}".encode()).decode()
+    req = urllib.request.Request(server.http + "/hl7", data=batch_of_two().encode(),
+                                 headers={"Authorization": "Basic " + auth})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        check_batch_reply(r.read().decode())

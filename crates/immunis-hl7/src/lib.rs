@@ -32,7 +32,7 @@ pub mod vxu;
 pub mod write;
 
 pub use ack::{build_ack, build_ack_with_code, err_segment, parse_error_issue, ReplyOptions};
-pub use batch::{split_messages, Batch};
+pub use batch::{batch_reply, split_messages, Batch};
 pub use error::ParseError;
 pub use header::{check_header, Expected, Hd, MessageHeader};
 pub use issue::{AckCode, AppErrorCode, ErrorCode, Issue, Location, Severity};

@@ -276,23 +276,46 @@ async fn process_vxu(
 }
 
 /// Processes a payload that may hold several messages (a batch, a file):
-/// one reply per message, in order.
+/// one reply per message, in order, each committed before the next starts.
+/// A batch (FHS/BHS) is answered with a batch of replies in the same
+/// envelope (BTS counting them); plain concatenated messages get their
+/// replies concatenated.
 pub async fn process_payload(
     reg: &Registry,
     who: &Submitter,
     raw: &[u8],
     inbound: &Inbound,
-) -> Vec<Vec<u8>> {
+) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
     let batch = immunis_hl7::split_messages(&text);
     if batch.messages.is_empty() {
-        return vec![unparseable_reject("no MSH segment found")];
+        return unparseable_reject("no MSH segment found");
     }
-    let mut out = Vec::with_capacity(batch.messages.len());
+    let mut replies = Vec::with_capacity(batch.messages.len());
     for m in &batch.messages {
-        out.push(process_message(reg, who, m.as_bytes(), inbound).await);
+        replies.push(process_message(reg, who, m.as_bytes(), inbound).await);
+    }
+    if batch.is_batch() {
+        return immunis_hl7::batch_reply(&batch.envelope, &replies, &reply_options());
+    }
+    let mut out = Vec::new();
+    for r in replies {
+        out.extend_from_slice(&r);
+        if !out.ends_with(b"\r") {
+            out.push(b'\r');
+        }
     }
     out
+}
+
+/// True when a frame is a batch (starts with FHS or BHS after any blank
+/// lines): the transports answer it with [`process_payload`].
+pub fn is_batch_payload(raw: &[u8]) -> bool {
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    matches!(raw.get(start..start + 3), Some(b"FHS") | Some(b"BHS"))
 }
 
 /// Journals a query and its response together with the query's audit entry,

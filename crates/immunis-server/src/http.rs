@@ -263,20 +263,13 @@ async fn post_hl7(
         transport: "http",
         remote_addr: Some(peer.to_string()),
     };
-    let replies = process_payload(
+    let out = process_payload(
         &state.registry,
         &Submitter::Authenticated(actor),
         &body,
         &inbound,
     )
     .await;
-    let mut out = Vec::new();
-    for r in replies {
-        out.extend_from_slice(&r);
-        if !out.ends_with(b"\r") {
-            out.push(b'\r');
-        }
-    }
     (
         StatusCode::OK,
         [(

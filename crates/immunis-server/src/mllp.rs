@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use immunis_hl7::{frame, MllpDecoder};
-use immunis_registry::hl7::{process_message, Inbound, Submitter};
+use immunis_registry::hl7::{
+    is_batch_payload, process_message, process_payload, Inbound, Submitter,
+};
 use immunis_registry::Registry;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -117,6 +119,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         decoder.push(buf.get(..n).unwrap_or_default());
         while let Some(frame_result) = decoder.next_frame() {
             let reply = match frame_result {
+                // A whole FHS/BHS batch in one frame gets a batch of ACKs.
+                Ok(msg) if is_batch_payload(&msg) => {
+                    process_payload(&registry, &who, &msg, &inbound).await
+                }
                 Ok(msg) => process_message(&registry, &who, &msg, &inbound).await,
                 Err(e) => {
                     // Oversized or broken framing: answer with a reject and drop the connection.
