@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod linkage;
 pub mod matching;
 pub mod query;
+pub mod recall;
 pub mod review;
 pub mod totp;
 pub mod writer;

@@ -11,6 +11,7 @@ mod backup;
 mod bench;
 mod commands;
 mod linkage;
+mod recall;
 mod security;
 
 use std::net::SocketAddr;
@@ -120,6 +121,8 @@ enum Command {
         #[command(subcommand)]
         action: FacilityCommand,
     },
+    /// Reminder/recall: who is due or overdue, as CSV (whole registry or one organization).
+    Recall(recall::RecallArgs),
     /// Encrypted online backups (age format): keygen, create, verify, restore.
     Backup {
         #[command(subcommand)]
@@ -337,6 +340,7 @@ fn main() -> std::process::ExitCode {
         Command::Client { action } => security::client(action),
         Command::Admin { action } => security::admin(action),
         Command::Backup { action } => backup::run(action),
+        Command::Recall(args) => recall::run(args),
         Command::Audit { action } => match action {
             AuditCommand::Verify { store, anchor_file } => {
                 security::audit_verify(store, anchor_file)
