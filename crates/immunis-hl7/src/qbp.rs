@@ -244,3 +244,21 @@ pub fn interpret_qbp(msg: &Message<'_>) -> QbpOutcome {
         issues,
     }
 }
+
+/// Turns a VXU into the QBP^Q11 Z34 an EHR would send to look that person up
+/// (PID-3 first identifier, PID-5 name, PID-7 birth date, PID-8 sex), with
+/// control id and query tag numbered `n`. For load generators and tests.
+pub fn z34_query_for(vxu: &str, n: usize) -> Option<String> {
+    let msg = crate::Message::parse(vxu).ok()?;
+    let pid = msg.segment("PID")?;
+    let id = pid.field(3).rep(1).raw().to_string();
+    let name = pid.field(5).rep(1).raw().to_string();
+    let dob = pid.field(7).raw().to_string();
+    let sex = pid.field(8).raw().to_string();
+    let facility = msg.get("MSH", 4).raw().to_string();
+    Some(format!(
+        "MSH|^~\\&|BENCH|{facility}|IMMUNIS||20250101||QBP^Q11^QBP_Q11|Q{n}|P|2.5.1|||ER|AL|||||Z34^CDCPHINVS\r\
+         QPD|Z34^Request Immunization History^CDCPHINVS|T{n}|{id}|{name}||{dob}|{sex}\r\
+         RCP|I|10^RD&records&HL70126"
+    ))
+}

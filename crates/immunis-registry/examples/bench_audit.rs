@@ -6,7 +6,9 @@
 //! service (parse, validate, match, apply, journal, ACK, audit), IN_FLIGHT
 //! (default 64) at a time so the group commit batches them. Query: a record read
 //! (`patient_record`, consent state + policy + consolidation + audit) of
-//! every person, five times over, IN_FLIGHT at a time.
+//! every person, five times over, IN_FLIGHT at a time. HL7 query: a QBP Z34
+//! for the person of every other message, IN_FLIGHT at a time. CPU time per
+//! operation (from /proc/self/stat) is printed beside the rates.
 //!
 //!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT]
 
@@ -20,8 +22,28 @@ use immunis_registry::{console_admin, Purpose, Registry};
 struct Run {
     messages: usize,
     ingest_secs: f64,
+    ingest_cpu: f64,
     reads: usize,
     read_secs: f64,
+    read_cpu: f64,
+    queries: usize,
+    query_secs: f64,
+    query_cpu: f64,
+}
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat
+/// (Linux; clock ticks of 10 ms). CPU per operation is steadier than wall
+/// time on a machine shared with other work.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
 async fn run(audit: bool, people: u64, inflight: usize) -> Run {
@@ -48,6 +70,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         .collect();
     reg.set_audit_enabled_for_benchmark(audit);
     let who = Submitter::Authenticated(admin.clone());
+    let cpu0 = cpu_secs();
     let start = Instant::now();
     for chunk in messages.chunks(inflight) {
         let mut tasks = Vec::with_capacity(chunk.len());
@@ -66,6 +89,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     }
     let ingest_secs = start.elapsed().as_secs_f64();
+    let ingest_cpu = cpu_secs() - cpu0;
     let (patients, _) = reg.counts(&admin).expect("counts");
     let reader = reg
         .facility_actor(
@@ -75,6 +99,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         .expect("reader");
     // Every person read five times, interleaved.
     let ids: Vec<i64> = (0..5).flat_map(|_| 1..=patients).collect();
+    let cpu0 = cpu_secs();
     let start = Instant::now();
     for chunk in ids.chunks(inflight) {
         let mut tasks = Vec::with_capacity(chunk.len());
@@ -91,11 +116,46 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     }
     let read_secs = start.elapsed().as_secs_f64();
+    let read_cpu = cpu_secs() - cpu0;
+    // QBP Z34 for the person of every other message (the HL7 query path:
+    // the query and its response are journaled in the same commit as the
+    // audit entry).
+    let queries: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .step_by(2)
+        .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
+        .collect();
+    let cpu0 = cpu_secs();
+    let start = Instant::now();
+    for chunk in queries.chunks(inflight) {
+        let mut tasks = Vec::with_capacity(chunk.len());
+        for q in chunk {
+            let (reg, who, q) = (reg.clone(), who.clone(), q.clone());
+            tasks.push(tokio::spawn(async move {
+                let inbound = Inbound {
+                    transport: "bench",
+                    remote_addr: None,
+                };
+                process_message(&reg, &who, q.as_bytes(), &inbound).await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
+    let query_secs = start.elapsed().as_secs_f64();
+    let query_cpu = cpu_secs() - cpu0;
     Run {
+        queries: queries.len(),
+        query_secs,
+        query_cpu,
         messages: messages.len(),
         ingest_secs,
+        ingest_cpu,
         reads: ids.len(),
         read_secs,
+        read_cpu,
     }
 }
 
@@ -106,27 +166,40 @@ async fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let inflight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     println!("{people} people, {rounds} rounds, {inflight} requests in flight");
-    let mut on = (0.0, 0.0);
-    let mut off = (0.0, 0.0);
+    let mut on = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut off = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for round in 0..rounds {
         for audit in [true, false] {
             let r = run(audit, people, inflight).await;
             let ingest = r.messages as f64 / r.ingest_secs;
             let read = r.reads as f64 / r.read_secs;
             println!(
-                "round {} audit {:3}: ingest {} msgs in {:.2}s = {:.0} msg/s; reads {} in {:.2}s = {:.0} reads/s",
+                "round {} audit {:3}: ingest {} msgs in {:.2}s = {:.0} msg/s ({:.0} µs CPU/msg); reads {} in {:.2}s = {:.0} reads/s ({:.0} µs CPU/read)",
                 round + 1,
                 if audit { "on" } else { "off" },
                 r.messages,
                 r.ingest_secs,
                 ingest,
+                r.ingest_cpu / r.messages as f64 * 1e6,
                 r.reads,
                 r.read_secs,
-                read
+                read,
+                r.read_cpu / r.reads as f64 * 1e6,
             );
             let slot = if audit { &mut on } else { &mut off };
             slot.0 += r.ingest_secs / r.messages as f64;
             slot.1 += r.read_secs / r.reads as f64;
+            slot.2 += r.ingest_cpu / r.messages as f64;
+            slot.3 += r.read_cpu / r.reads as f64;
+            slot.4 += r.query_secs / r.queries as f64;
+            slot.5 += r.query_cpu / r.queries as f64;
+            println!(
+                "             Z34 queries {} in {:.2}s = {:.0} queries/s ({:.0} µs CPU/query)",
+                r.queries,
+                r.query_secs,
+                r.queries as f64 / r.query_secs,
+                r.query_cpu / r.queries as f64 * 1e6,
+            );
         }
     }
     let rate = |per: f64| rounds as f64 / per;
@@ -141,5 +214,26 @@ async fn main() {
         rate(on.1),
         rate(off.1),
         (on.1 / off.1 - 1.0) * 100.0
+    );
+    println!(
+        "mean Z34:    audit on {:.0} queries/s, off {:.0} queries/s, overhead {:.1}%",
+        rate(on.4),
+        rate(off.4),
+        (on.4 / off.4 - 1.0) * 100.0
+    );
+    println!(
+        "CPU per op:  ingest on {:.0} µs, off {:.0} µs ({:+.1}%); reads on {:.0} µs, off {:.0} µs ({:+.1}%)",
+        on.2 / rounds as f64 * 1e6,
+        off.2 / rounds as f64 * 1e6,
+        (on.2 / off.2 - 1.0) * 100.0,
+        on.3 / rounds as f64 * 1e6,
+        off.3 / rounds as f64 * 1e6,
+        (on.3 / off.3 - 1.0) * 100.0
+    );
+    println!(
+        "CPU per Z34: on {:.0} µs, off {:.0} µs ({:+.1}%)",
+        on.5 / rounds as f64 * 1e6,
+        off.5 / rounds as f64 * 1e6,
+        (on.5 / off.5 - 1.0) * 100.0
     );
 }

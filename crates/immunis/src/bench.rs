@@ -13,23 +13,6 @@ use immunis_hl7::{frame, MllpDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Turns a VXU into the QBP^Q11 Z34 an EHR would send to look that person up
-/// (PID-3 first identifier, PID-5 name, PID-7 birth date, PID-8 sex).
-fn vxu_to_z34(vxu: &str, n: usize) -> Option<String> {
-    let msg = immunis_hl7::Message::parse(vxu).ok()?;
-    let pid = msg.segment("PID")?;
-    let id = pid.field(3).rep(1).raw().to_string();
-    let name = pid.field(5).rep(1).raw().to_string();
-    let dob = pid.field(7).raw().to_string();
-    let sex = pid.field(8).raw().to_string();
-    let facility = msg.get("MSH", 4).raw().to_string();
-    Some(format!(
-        "MSH|^~\\&|BENCH|{facility}|IMMUNIS||20250101||QBP^Q11^QBP_Q11|Q{n}|P|2.5.1|||ER|AL|||||Z34^CDCPHINVS\r\
-         QPD|Z34^Request Immunization History^CDCPHINVS|T{n}|{id}|{name}||{dob}|{sex}\r\
-         RCP|I|10^RD&records&HL70126"
-    ))
-}
-
 fn load_messages(file: &PathBuf, limit: Option<usize>) -> Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = String::from_utf8_lossy(&bytes);
@@ -115,7 +98,10 @@ pub fn bench_mllp(
         messages = messages
             .iter()
             .enumerate()
-            .filter_map(|(i, m)| vxu_to_z34(&String::from_utf8_lossy(m), i).map(String::into_bytes))
+            .filter_map(|(i, m)| {
+                immunis_hl7::qbp::z34_query_for(&String::from_utf8_lossy(m), i)
+                    .map(String::into_bytes)
+            })
             .collect();
     }
     let total = messages.len();
