@@ -570,7 +570,10 @@ fn portal_tables_roundtrip(b: &Backend) {
             let changes = tx.dose_changes(pid)?;
             assert_eq!(changes.len(), 1);
             assert_eq!(changes[0].reason, "wrong child");
-            assert_eq!(tx.find_by_family(&immunis_store::name_key("O'Brien-Smith"), 10)?, vec![pid]);
+            assert_eq!(
+                tx.find_by_family(&immunis_store::name_key("O'Brien-Smith"), 10)?,
+                vec![pid]
+            );
             assert_eq!(tx.find_by_identifier_value("MRN123", 10)?, vec![pid]);
             assert!(tx.find_by_identifier_value("nope", 10)?.is_empty());
             Ok(())
