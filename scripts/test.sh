@@ -6,7 +6,9 @@
 #      (unit, integration, CDC CDSi conformance, both storage backends);
 #   3. runs the end-to-end tests: the real server driven by real clients
 #      from other projects (python-hl7's mllp_send, hl7apy, curl/urllib SOAP),
-#      plus the kill -9 crash test.
+#      plus the kill -9 crash test;
+#   4. runs the provider portal's browser tests in Debian's Chromium
+#      (playwright-core + axe-core from npm; screenshots in target/browser-artifacts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -35,3 +37,14 @@ fi
 
 echo "== End-to-end tests (real server, real clients) =="
 IMMUNIS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/immunis" "$ROOT/tests/e2e/.venv/bin/python" -m pytest -q "$ROOT/tests/e2e"
+
+echo "== Browser tests (Chromium, playwright-core, axe-core) =="
+CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
+if [ -z "$CHROMIUM" ] || ! command -v npm >/dev/null 2>&1; then
+    echo "!!!! No chromium (or no npm) on this machine: the BROWSER TESTS ARE SKIPPED. Install Debian's chromium (.ci/run does). !!!!" >&2
+else
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    IMMUNIS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/immunis" CHROMIUM="$CHROMIUM" \
+        IMMUNIS_ARTIFACTS="$ROOT/target/browser-artifacts" \
+        node --test --test-timeout=600000 tests/browser/portal.test.mjs
+fi

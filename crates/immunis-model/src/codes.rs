@@ -375,6 +375,16 @@ impl CodeTables {
         self.cvx.get(cvx.as_str())
     }
 
+    /// Every CVX code with its description and status (unordered).
+    pub fn cvx_codes(&self) -> impl Iterator<Item = (&str, &CvxInfo)> {
+        self.cvx.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Every MVX manufacturer code with its name (unordered).
+    pub fn mvx_codes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.mvx.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn is_known_cvx(&self, cvx: &Cvx) -> bool {
         self.cvx.contains_key(cvx.as_str())
     }

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod ingest;
 pub mod linkage;
 pub mod matching;
+pub mod portal;
 pub mod query;
 pub mod recall;
 pub mod review;

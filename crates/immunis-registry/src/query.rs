@@ -212,7 +212,7 @@ pub(crate) fn load_visible(
     }))
 }
 
-fn candidates(
+pub(crate) fn candidates(
     tx: &mut Tx<'_>,
     q: &PatientQuery,
 ) -> Result<(Vec<PatientId>, Vec<PatientId>), StoreError> {

@@ -47,16 +47,22 @@ fn rust_sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn transports_never_depend_on_the_store_or_the_policy() {
-    let server = crate_dir("immunis-server");
+    for name in ["immunis-server", "immunis-web"] {
+        edge_never_touches_the_store_or_the_policy(name);
+    }
+}
+
+fn edge_never_touches_the_store_or_the_policy(name: &str) {
+    let server = crate_dir(name);
     let manifest = std::fs::read_to_string(server.join("Cargo.toml")).expect("manifest");
     let deps = dependencies_section(&manifest);
     assert!(
         !deps.contains("immunis-store"),
-        "immunis-server must not depend on immunis-store"
+        "{name} must not depend on immunis-store"
     );
     assert!(
         !deps.contains("immunis-access"),
-        "immunis-server must not make access decisions"
+        "{name} must not make access decisions"
     );
     let mut files = Vec::new();
     rust_sources(&server.join("src"), &mut files);

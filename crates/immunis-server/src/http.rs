@@ -56,7 +56,14 @@ pub async fn serve(
             Duration::from_secs(60),
         )),
     };
-    let app = router(state);
+    let portal = immunis_web::PortalConfig {
+        secure_cookies: tls.is_some(),
+        login_limit: {
+            let limit = state.login_limit.clone();
+            Arc::new(move |ip| limit.hit(ip))
+        },
+    };
+    let app = router(state, portal);
     match tls {
         None => serve_plain(app, listener, stop).await,
         Some(cfg) => serve_tls(app, listener, cfg, stop).await,
@@ -121,7 +128,10 @@ async fn serve_tls(
     }
 }
 
-fn router(state: AppState) -> Router {
+/// The transports' routes, the provider portal under `/portal`, and `/`
+/// redirecting to the portal.
+fn router(state: AppState, portal: immunis_web::PortalConfig) -> Router {
+    let web = immunis_web::router(state.registry.clone(), portal);
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/hl7", post(post_hl7))
@@ -133,6 +143,11 @@ fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to(immunis_web::BASE) }),
+        )
+        .nest(immunis_web::BASE, web)
 }
 
 async fn security_headers(mut res: Response) -> Response {

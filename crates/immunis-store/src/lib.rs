@@ -15,6 +15,7 @@ mod tx;
 mod tx_grants;
 mod tx_identity;
 mod tx_linkage;
+mod tx_portal;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
+pub use tx_portal::{DoseChange, FacilityLot, NewDoseChange, NewLot};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
 /// carries patient data.

@@ -9,42 +9,23 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+// One line per migration, in version order (parallel branches each add a line).
+#[rustfmt::skip]
 pub const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        sql: include_str!("../migrations/sqlite/0002_linkage.sql"),
-    },
-    Migration {
-        version: 3,
-        sql: include_str!("../migrations/sqlite/0003_security.sql"),
-    },
-    Migration {
-        version: 8,
-        sql: include_str!("../migrations/sqlite/0008_grants.sql"),
-    },
+    Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_initial.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_linkage.sql") },
+    Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_security.sql") },
+    Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_portal.sql") },
+    Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_grants.sql") },
 ];
 
+#[rustfmt::skip]
 pub const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        sql: include_str!("../migrations/postgres/0002_linkage.sql"),
-    },
-    Migration {
-        version: 3,
-        sql: include_str!("../migrations/postgres/0003_security.sql"),
-    },
-    Migration {
-        version: 8,
-        sql: include_str!("../migrations/postgres/0008_grants.sql"),
-    },
+    Migration { version: 1, sql: include_str!("../migrations/postgres/0001_initial.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/postgres/0002_linkage.sql") },
+    Migration { version: 3, sql: include_str!("../migrations/postgres/0003_security.sql") },
+    Migration { version: 6, sql: include_str!("../migrations/postgres/0006_portal.sql") },
+    Migration { version: 8, sql: include_str!("../migrations/postgres/0008_grants.sql") },
 ];
 
 /// Applies, in order, every migration not yet recorded (not only those newer

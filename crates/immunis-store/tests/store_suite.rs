@@ -93,6 +93,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    portal_tables_roundtrip,
     journal_keeps_raw_bytes_and_response,
     patient_roundtrip_and_versions,
     identifier_and_name_lookup,
@@ -569,4 +570,55 @@ fn sqlite_upgrade_carries_existing_objections_into_the_consent_history() {
         Ok(())
     })
     .expect("read");
+}
+
+/// Schema v6 (the web portal): lots with defaults, hand-change reasons, and
+/// the surname / identifier-value lookups of the portal's search.
+fn portal_tables_roundtrip(b: &Backend) {
+    use immunis_store::{NewDoseChange, NewLot};
+    b.store
+        .write(&mut |tx| {
+            let pid = tx.insert_patient(&sample_patient(), None)?;
+            let id = tx.insert_lot(&NewLot {
+                facility_code: "F1",
+                cvx: "20",
+                lot_number: "L-1",
+                mvx: Some("PMC"),
+                expiration_date: Some(date(2030, 1, 31)),
+                route: Some("C28161"),
+                site: None,
+                amount_ml: Some("0.5"),
+                funding_source: None,
+                created_by: "nurse",
+            })?;
+            let lot = tx.lot(id)?.expect("lot");
+            assert_eq!(lot.lot_number, "L-1");
+            assert_eq!(lot.expiration_date, Some(date(2030, 1, 31)));
+            assert!(lot.active);
+            assert_eq!(tx.facility_lots(&["F1".into()], false)?.len(), 1);
+            assert!(tx.set_lot_active(id, false)?);
+            assert!(tx.facility_lots(&["F1".into()], false)?.is_empty());
+            assert_eq!(tx.facility_lots(&["F1".into()], true)?.len(), 1);
+            assert!(!tx.set_lot_active(id + 1000, false)?);
+            tx.insert_dose_change(&NewDoseChange {
+                patient_id: pid,
+                facility_code: "F1",
+                source_id: "P1-1",
+                action: "delete",
+                reason: "wrong child",
+                actor: "nurse",
+                journal_id: None,
+            })?;
+            let changes = tx.dose_changes(pid)?;
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].reason, "wrong child");
+            assert_eq!(
+                tx.find_by_family(&immunis_store::name_key("O'Brien-Smith"), 10)?,
+                vec![pid]
+            );
+            assert_eq!(tx.find_by_identifier_value("MRN123", 10)?, vec![pid]);
+            assert!(tx.find_by_identifier_value("nope", 10)?.is_empty());
+            Ok(())
+        })
+        .expect("portal tables");
 }

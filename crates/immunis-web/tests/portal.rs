@@ -1,0 +1,702 @@
+//! The portal's handlers against a real registry (SQLite in a temp dir),
+//! driven through the router with `tower::ServiceExt::oneshot`: login
+//! failures and rate limiting, CSRF refusal, inactivity expiry, the access
+//! decision under an objection to data sharing, form errors (never a 500),
+//! and a dose recorded, corrected and deleted with its history kept.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use immunis_model::{OrganizationKind, PatientId};
+use immunis_registry::hl7::{process_message, Inbound, Submitter};
+use immunis_registry::{console_admin, totp, ConsentKind, Registry, SecurityPolicy};
+use immunis_web::PortalConfig;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "plum-ferry-42-orbit";
+
+struct Harness {
+    reg: Arc<Registry>,
+    _dir: tempfile::TempDir,
+    secrets: HashMap<String, String>,
+    patient: PatientId,
+}
+
+fn vxu(facility: &str, ctrl: &str, filler: &str, cvx: &str, date: &str, lot: &str) -> String {
+    format!(
+        "MSH|^~\\&|EHR|{facility}|IIS|MA|20240101||VXU^V04^VXU_V04|{ctrl}|P|2.5.1|||ER|AL\r\
+         PID|1||M1^^^MAIIS^MR||Rivera^Sofia^^^^^L||20230214|F|||1 Main St^^Springfield^MA^01101^USA^L\r\
+         ORC|RE||{filler}^{facility}\r\
+         RXA|0|1|{date}||{cvx}^vaccine^CVX|0.5|mL^mL^UCUM||00^New immunization record^NIP001||^^^{facility}||||{lot}|20300101|MSD^Merck^MVX|||CP|A\r"
+    )
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = immunis_registry::open_store(dir.path(), None).expect("store");
+    let reg = Registry::new(store).expect("registry");
+    let admin = console_admin();
+    for (org, code) in [
+        ("Provider A", "FA"),
+        ("Provider B", "FB"),
+        ("Provider C", "FC"),
+    ] {
+        reg.register_facility(&admin, org, OrganizationKind::Provider, code, code)
+            .expect("facility");
+    }
+    reg.add_organization(&admin, "Registry", OrganizationKind::Registry)
+        .expect("registry org");
+    let mut secrets = HashMap::new();
+    for (user, org) in [
+        ("nurse-a", "Provider A"),
+        ("nurse-b", "Provider B"),
+        ("nurse-c", "Provider C"),
+        ("registrar", "Registry"),
+    ] {
+        let s = reg
+            .add_user(&admin, user, Some(org), None, Some(PASSWORD))
+            .expect("user");
+        secrets.insert(user.to_string(), s.totp_secret);
+    }
+    let inbound = Inbound {
+        transport: "test",
+        remote_addr: None,
+    };
+    for (fac, ctrl, filler, cvx, date, lot) in [
+        ("FA", "A1", "PA1", "08", "20230214", "LOTA"),
+        ("FB", "B1", "PB1", "20", "20230414", "LOTB"),
+    ] {
+        let actor = reg.facility_actor(fac, None).expect("facility actor");
+        let ack = process_message(
+            &reg,
+            &Submitter::Authenticated(actor),
+            vxu(fac, ctrl, filler, cvx, date, lot).as_bytes(),
+            &inbound,
+        )
+        .await;
+        assert!(String::from_utf8_lossy(&ack).contains("MSA|AA"));
+    }
+    let q = immunis_registry::PatientQuery {
+        family: Some("Rivera".into()),
+        given: Some("Sofia".into()),
+        birth_date: chrono::NaiveDate::from_ymd_opt(2023, 2, 14),
+        ..Default::default()
+    };
+    let patient = match reg
+        .find_patients(&admin, immunis_registry::Purpose::Administration, &q, 5)
+        .await
+        .expect("find")
+    {
+        immunis_registry::QueryOutcome::Found(r) => r.id,
+        other => panic!("expected one person, got {other:?}"),
+    };
+    Harness {
+        reg,
+        _dir: dir,
+        secrets,
+        patient,
+    }
+}
+
+fn app(reg: &Arc<Registry>, config: PortalConfig) -> Router {
+    Router::new().nest("/portal", immunis_web::router(reg.clone(), config))
+}
+
+/// A browser: keeps cookies, reads CSRF tokens from pages.
+struct Browser {
+    app: Router,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    fn csrf(&self) -> String {
+        let marker = "name=\"_csrf\" value=\"";
+        let at = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.body[at..]
+            .split('"')
+            .next()
+            .expect("token")
+            .to_string()
+    }
+}
+
+fn encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Browser {
+    fn new(app: Router) -> Browser {
+        Browser {
+            app,
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: Request<Body>) -> Page {
+        let res = self.app.clone().oneshot(req).await.expect("response");
+        for c in res.headers().get_all(header::SET_COOKIE) {
+            let c = c.to_str().expect("ascii cookie");
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            if let Some((k, v)) = kv.split_once('=') {
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().expect("ascii").to_string());
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+            .await
+            .expect("body");
+        Page {
+            status,
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .expect("request");
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(encode(form)))
+            .expect("request");
+        self.send(req).await
+    }
+
+    async fn login(&mut self, user: &str, password: &str, code: &str) -> Page {
+        let form = self.get("/portal/login").await;
+        let csrf = form.csrf();
+        self.post(
+            "/portal/login",
+            &[
+                ("_csrf", &csrf),
+                ("username", user),
+                ("password", password),
+                ("totp", code),
+            ],
+        )
+        .await
+    }
+}
+
+fn code(h: &Harness, user: &str, offset: u64) -> String {
+    let secret = totp::base32_decode(&h.secrets[user]).expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    totp::code_at(&secret, now + offset)
+}
+
+async fn logged_in(h: &Harness, user: &str) -> Browser {
+    let mut b = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = b.login(user, PASSWORD, &code(h, user, 0)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/portal/search"));
+    b
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_failures_are_refused_alike_and_rate_limited() {
+    let h = harness().await;
+    let mut b = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    // Unauthenticated pages send the person to the login page.
+    let p = b.get("/portal/search").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/portal/login"));
+    // Wrong password, wrong code, unknown user: one message, no session.
+    for (user, pw, c) in [
+        ("nurse-a", "not-the-password-at-all", code(&h, "nurse-a", 0)),
+        ("nurse-a", PASSWORD, "000000".to_string()),
+        ("nobody", PASSWORD, "123456".to_string()),
+    ] {
+        let p = b.login(user, pw, &c).await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(p.body.contains("Login failed"), "{}", p.body);
+        assert!(!b.cookies.contains_key("immunis_session"));
+    }
+    // A login form without its CSRF token is refused.
+    let p = b
+        .post(
+            "/portal/login",
+            &[
+                ("username", "nurse-a"),
+                ("password", PASSWORD),
+                ("totp", &code(&h, "nurse-a", 0)),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!b.cookies.contains_key("immunis_session"));
+    // Empty fields: a clear message.
+    let form = b.get("/portal/login").await;
+    let p = b
+        .post(
+            "/portal/login",
+            &[("_csrf", &form.csrf()), ("username", "nurse-a")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p
+        .body
+        .contains("Enter your username, password and the 6-digit code"));
+
+    // The server's limiter: a third attempt from the client is refused.
+    let count = Arc::new(AtomicU32::new(0));
+    let c2 = count.clone();
+    let limited = PortalConfig {
+        secure_cookies: true,
+        login_limit: Arc::new(move |_| c2.fetch_add(1, Ordering::SeqCst) < 2),
+    };
+    let mut b = Browser::new(app(&h.reg, limited));
+    for _ in 0..2 {
+        let p = b.login("nurse-b", "wrong-password-here", "000000").await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    }
+    let p = b.login("nurse-b", PASSWORD, &code(&h, "nurse-b", 0)).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(p.body.contains("Too many login attempts"));
+    // Served over TLS: the cookies are Secure.
+    let req = Request::get("/portal/login")
+        .body(Body::empty())
+        .expect("req");
+    let res = b.app.clone().oneshot(req).await.expect("res");
+    let cookie = res.headers()[header::SET_COOKIE].to_str().expect("ascii");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/portal"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_post_checks_the_csrf_token() {
+    let h = harness().await;
+    let mut b = logged_in(&h, "nurse-a").await;
+    let dose_path = format!("/portal/patients/{}/doses/new", h.patient.0);
+    let fields = [
+        ("date", "2024-01-10"),
+        ("cvx", "20"),
+        ("lot_number", "CSRF1"),
+    ];
+    let p = b.post(&dose_path, &fields).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let mut forged = fields.to_vec();
+    forged.push(("_csrf", "00ff"));
+    let p = b.post(&dose_path, &forged).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("security token"));
+    // Nothing was recorded.
+    let chart = b.get(&format!("/portal/patients/{}", h.patient.0)).await;
+    assert_eq!(chart.status, StatusCode::OK);
+    assert!(!chart.body.contains("CSRF1"));
+    // Logout needs the token as well.
+    let p = b.post("/portal/logout", &[]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // With the token the dose is recorded.
+    let csrf = chart.csrf();
+    let mut ok = fields.to_vec();
+    ok.push(("_csrf", &csrf));
+    let p = b.post(&dose_path, &ok).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let chart = b.get(&format!("/portal/patients/{}", h.patient.0)).await;
+    assert!(chart.body.contains("CSRF1"));
+    // Logging out ends the session.
+    let p = b.post("/portal/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(p.location.as_deref(), Some("/portal/login?out=1"));
+    let p = b.get("/portal/search").await;
+    assert_eq!(p.location.as_deref(), Some("/portal/login"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_objection_limits_each_provider_to_its_own_doses() {
+    let h = harness().await;
+    let chart = format!("/portal/patients/{}", h.patient.0);
+    // Without an objection a provider sees both providers' doses.
+    let mut a = logged_in(&h, "nurse-a").await;
+    let p = a.get(&chart).await;
+    assert!(p.body.contains("LOTA") && p.body.contains("LOTB"));
+    assert!(p.body.contains("No objection to data sharing on file"));
+    h.reg
+        .record_consent(
+            &console_admin(),
+            h.patient,
+            ConsentKind::ObjectionFiled,
+            None,
+            None,
+        )
+        .expect("objection");
+    let p = a.get(&chart).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("LOTA"), "own dose shown");
+    assert!(!p.body.contains("LOTB"), "other provider's dose hidden");
+    assert!(p.body.contains("Objection to data sharing on file"));
+    assert!(
+        !p.body.contains("1 Main St"),
+        "other providers' demographics hidden"
+    );
+    let mut b = logged_in(&h, "nurse-b").await;
+    let p = b.get(&chart).await;
+    assert!(p.body.contains("LOTB") && !p.body.contains("LOTA"));
+    // A provider who gave nothing sees nothing (and cannot tell it exists).
+    let mut c = logged_in(&h, "nurse-c").await;
+    let p = c.get(&chart).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(!p.body.contains("Rivera"));
+    let p = c
+        .get("/portal/search?family=Rivera&birth_date=2023-02-14")
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("0 people found"), "{}", p.body);
+    // Nor may a provider record for them or open the administration.
+    let csrf = c.get("/portal/search").await.csrf();
+    let p = c
+        .post(
+            &format!("{chart}/doses/new"),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-01-10"),
+                ("cvx", "20"),
+                ("lot_number", "X1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let p = c.get("/portal/admin/users").await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // The registry administrator sees everything and the admin pages.
+    let mut r = logged_in(&h, "registrar").await;
+    let p = r.get(&chart).await;
+    assert!(p.body.contains("LOTA") && p.body.contains("LOTB"));
+    let p = r.get("/portal/admin/users").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("nurse-a"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_form_error_never_a_500() {
+    let h = harness().await;
+    let mut b = logged_in(&h, "nurse-a").await;
+    let dose_path = format!("/portal/patients/{}/doses/new", h.patient.0);
+    let csrf = b.get(&dose_path).await.csrf();
+    let tomorrow = (chrono::Local::now().date_naive() + chrono::Days::new(1)).to_string();
+    for (fields, expect) in [
+        (
+            vec![("date", "not-a-date"), ("cvx", "20"), ("lot_number", "L")],
+            "is not a date",
+        ),
+        (
+            vec![
+                ("date", tomorrow.as_str()),
+                ("cvx", "20"),
+                ("lot_number", "L"),
+            ],
+            "in the future",
+        ),
+        (
+            vec![("date", "2020-01-01"), ("cvx", "20"), ("lot_number", "L")],
+            "before the birth date",
+        ),
+        (
+            vec![
+                ("date", "2024-01-10"),
+                ("cvx", "12345"),
+                ("lot_number", "L"),
+            ],
+            "CVX",
+        ),
+        (
+            vec![("date", "2024-01-10"), ("cvx", ""), ("lot_number", "L")],
+            "Choose the vaccine",
+        ),
+        (
+            vec![("date", "2024-01-10"), ("cvx", "20")],
+            "Enter the lot number",
+        ),
+        (
+            vec![
+                ("date", "2024-01-10"),
+                ("cvx", "20"),
+                ("lot_number", "L"),
+                ("amount_ml", "lots"),
+            ],
+            "mL",
+        ),
+        (
+            vec![
+                ("date", "2024-01-10"),
+                ("cvx", "20"),
+                ("lot_number", "L"),
+                ("mvx", "!!"),
+            ],
+            "MVX",
+        ),
+        (
+            vec![("date", "2024-01-10"), ("cvx", "20"), ("lot_id", "x")],
+            "Choose a lot",
+        ),
+        (
+            vec![("date", "2024-01-10"), ("cvx", "20"), ("lot_id", "999")],
+            "not in your facility",
+        ),
+    ] {
+        let mut f = fields.clone();
+        f.push(("_csrf", &csrf));
+        let p = b.post(&dose_path, &f).await;
+        assert_eq!(
+            p.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}: {}",
+            p.body
+        );
+        assert!(p.body.contains(expect), "{fields:?}: expected {expect:?}");
+        assert!(p.body.contains("Not saved"));
+    }
+    // Entered values are kept for correction.
+    let p = b
+        .post(
+            &dose_path,
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-01-10"),
+                ("cvx", "20"),
+                ("mvx", "PMC"),
+            ],
+        )
+        .await;
+    assert!(p.body.contains("value=\"PMC\""));
+    // Other forms and odd paths.
+    let p = b
+        .post(
+            &format!("/portal/patients/{}/refusals/new", h.patient.0),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-01-10"),
+                ("cvx", "20"),
+                ("reason", "zz"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b
+        .post(
+            &format!("/portal/patients/{}/observations/new", h.patient.0),
+            &[("_csrf", &csrf), ("kind", "nonsense"), ("code", "024")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b
+        .post(
+            "/portal/patients/new",
+            &[
+                ("_csrf", &csrf),
+                ("family", ""),
+                ("birth_date", "2024-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("Enter the last name"));
+    let p = b.get("/portal/search?birth_date=31/31/2020&family=X").await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b.get("/portal/search?given=Sofia").await;
+    assert!(p.body.contains("Enter a last name"));
+    for path in [
+        "/portal/patients/abc",
+        "/portal/patients/999999",
+        "/portal/nowhere",
+    ] {
+        let p = b.get(path).await;
+        assert!(p.status.is_client_error(), "{path}: {}", p.status);
+    }
+    let p = b
+        .post(
+            &format!("/portal/patients/{}/doses/P1-1/delete", h.patient.0),
+            &[("_csrf", &csrf), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dose_is_recorded_corrected_and_deleted_with_its_history() {
+    let h = harness().await;
+    let mut b = logged_in(&h, "nurse-a").await;
+    let chart = format!("/portal/patients/{}", h.patient.0);
+    let csrf = b.get(&chart).await.csrf();
+    // A lot in the inventory fills the dose's details.
+    let p = b
+        .post(
+            "/portal/lots",
+            &[
+                ("_csrf", &csrf),
+                ("cvx", "10"),
+                ("lot_number", "IPV-77"),
+                ("mvx", "PMC"),
+                ("expiration", "2099-01-01"),
+                ("route", "C28161"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let lots = b.get("/portal/lots").await;
+    assert!(lots.body.contains("IPV-77"));
+    let marker = "option value=\"";
+    let dose_form = b.get(&format!("{chart}/doses/new")).await;
+    let lot_value = dose_form
+        .body
+        .split(marker)
+        .skip(1)
+        .find(|s| s.contains("IPV-77"))
+        .and_then(|s| s.split('"').next())
+        .expect("lot option")
+        .to_string();
+    let p = b
+        .post(
+            &format!("{chart}/doses/new"),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-03-01"),
+                ("lot_id", &lot_value),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = b.get(&chart).await;
+    assert!(page.body.contains("IPV-77"));
+    // The dose is editable by its portal source id.
+    let source = page
+        .body
+        .split("/doses/")
+        .skip(1)
+        .find_map(|s| s.split_once("/edit").map(|(a, _)| a.to_string()))
+        .expect("an editable dose");
+    assert!(source.starts_with('P'));
+    let edit = b.get(&format!("{chart}/doses/{source}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains("Delete the dose"));
+    // A correction needs a reason.
+    let p = b
+        .post(
+            &format!("{chart}/doses/{source}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-03-02"),
+                ("cvx", "10"),
+                ("lot_number", "IPV-78"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b
+        .post(
+            &format!("{chart}/doses/{source}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-03-02"),
+                ("cvx", "10"),
+                ("lot_number", "IPV-78"),
+                ("reason", "lot typed wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = b.get(&chart).await;
+    assert!(page.body.contains("IPV-78") && !page.body.contains(">IPV-77<"));
+    assert!(page.body.contains("lot typed wrong"));
+    // Another provider cannot change it.
+    let mut other = logged_in(&h, "nurse-b").await;
+    let ocsrf = other.get(&chart).await.csrf();
+    let p = other
+        .post(
+            &format!("{chart}/doses/{source}/delete"),
+            &[("_csrf", &ocsrf), ("reason", "mine now")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // Deletion with a reason: gone from the record, kept in the history.
+    let p = b
+        .post(
+            &format!("{chart}/doses/{source}/delete"),
+            &[("_csrf", &csrf), ("reason", "entered on the wrong child")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = b.get(&chart).await;
+    assert!(!page.body.contains("IPV-78"));
+    assert!(page.body.contains("entered on the wrong child"));
+    // The journal holds the portal submissions like any other inbound message.
+    let outcomes = h.reg.journal_outcomes(&console_admin()).expect("journal");
+    let aa: i64 = outcomes
+        .iter()
+        .filter(|(c, _)| c.as_deref() == Some("AA"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(aa >= 5, "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_session_expires_with_a_message() {
+    let h = harness().await;
+    h.reg.set_security_policy(SecurityPolicy {
+        session_idle: Duration::from_millis(600),
+        ..SecurityPolicy::default()
+    });
+    let mut b = logged_in(&h, "nurse-a").await;
+    assert_eq!(b.get("/portal/search").await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let p = b.get("/portal/search").await;
+    assert_eq!(p.location.as_deref(), Some("/portal/login?expired=1"));
+    let p = b.get("/portal/login?expired=1").await;
+    assert!(p.body.contains("inactivity"));
+}
