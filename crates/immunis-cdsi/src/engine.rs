@@ -53,6 +53,15 @@ pub(crate) struct SeriesForecast {
     pub recommended: Day,
     pub past_due: Option<Day>,
     pub latest: Option<Day>,
+    /// Whether any input of the candidate earliest date exists (FORECASTDTCAN-1:
+    /// minimum age, an interval from an existing reference, a live virus
+    /// conflict, a season start, a dose of the antigen). CDSi table 7-12: an
+    /// empty attribute leaves the date empty, so a target dose without any of
+    /// them (e.g. a dose with no minimum age after skipped target doses, with
+    /// no dose given) has no earliest date: `earliest` then holds the birth
+    /// date for output, but chapter 8 treats the series as neither starting
+    /// earliest (SELECTB-14) nor completable (SELECTB-3/12).
+    pub earliest_known: bool,
 }
 
 /// One patient series (an antigen series tracked for this patient).
@@ -763,9 +772,9 @@ impl SeriesRunner<'_, '_> {
             }
         }
         // CDSi 7.5: forecast dates
-        let mut earliest = age
-            .and_then(|a| ctx.at_age(a.min.or(a.abs_min)))
-            .unwrap_or(ctx.dob);
+        let min_age = age.and_then(|a| ctx.at_age(a.min.or(a.abs_min)));
+        let mut earliest_known = min_age.is_some();
+        let mut earliest = min_age.unwrap_or(ctx.dob);
         let mut rec_int: Option<Day> = None;
         let mut pd_int: Option<Day> = None;
         for iv in &sd.intervals {
@@ -777,6 +786,7 @@ impl SeriesRunner<'_, '_> {
             };
             if let Some(m) = add_opt(r, iv.min) {
                 earliest = earliest.max(m);
+                earliest_known = true;
             }
             if let Some(e) = add_opt(r, iv.earliest_rec) {
                 rec_int = Some(rec_int.map_or(e, |x| x.max(e)));
@@ -799,18 +809,21 @@ impl SeriesRunner<'_, '_> {
                 for lv in &ctx.data.live_virus[lo as usize..hi as usize] {
                     if lv.previous == p.cvx {
                         earliest = earliest.max(lv.end.add_to(p.day));
+                        earliest_known = true;
                     }
                 }
             }
         }
         if let Some(s) = sd.season_start {
             earliest = earliest.max(s);
+            earliest_known = true;
         }
         // CDSi 7.5 earliest date: never before the patient's last dose of
         // the antigen (matters when that dose did not count, e.g. an
         // inadvertent vaccine given before the target dose's minimum age)
         if let Some(k) = self.adoses.len().checked_sub(1) {
             earliest = earliest.max(self.dose(k).day);
+            earliest_known = true;
         }
         let rec_age = age.and_then(|a| ctx.at_age(a.earliest_rec));
         let unadj_rec = match (rec_age, rec_int) {
@@ -843,6 +856,7 @@ impl SeriesRunner<'_, '_> {
             recommended: unadj_rec.max(earliest),
             past_due: unadj_pd.map(|p| p.max(earliest)),
             latest,
+            earliest_known,
         });
     }
 }
