@@ -79,7 +79,9 @@ pub struct AdministeredDose {
     pub cvx: Cvx,
     /// Manufacturer (MVX), if known.
     pub mvx: Option<Mvx>,
-    /// Volume in millilitres, if known.
+    /// Volume in millilitres, if known (CDSi 6.8: a preferable vaccine
+    /// given with less than the supporting data's volume is flagged "Less than
+    /// recommended volume" but still counts; unknown = full volume).
     pub volume_ml: Option<f32>,
     /// Dose condition (expired / sub-potent).
     pub condition: DoseCondition,
@@ -191,6 +193,10 @@ pub enum EvalReason {
     LiveVirusConflict,
     /// Neither a preferable nor an allowable vaccine.
     NotPreferableOrAllowable,
+    /// A preferable vaccine given with less than its supporting-data volume
+    /// (CDSi 6.8): the dose still counts as a preferable vaccine, so this
+    /// reason also appears on valid doses (in [`DoseEvaluation::reasons`]).
+    LessThanRecommendedVolume,
     /// The series was already complete.
     SeriesAlreadyComplete,
     /// Expired.
@@ -201,7 +207,7 @@ pub enum EvalReason {
 
 impl EvalReason {
     /// Every reason, in CDSi chapter 6 evaluation order.
-    pub const ALL: [EvalReason; 9] = [
+    pub const ALL: [EvalReason; 10] = [
         EvalReason::Expired,
         EvalReason::SubPotent,
         EvalReason::SeriesAlreadyComplete,
@@ -211,6 +217,7 @@ impl EvalReason {
         EvalReason::IntervalTooSoon,
         EvalReason::LiveVirusConflict,
         EvalReason::NotPreferableOrAllowable,
+        EvalReason::LessThanRecommendedVolume,
     ];
 
     #[inline]
@@ -231,6 +238,7 @@ impl EvalReason {
             EvalReason::InadvertentVaccine => "Inadvertent Vaccine",
             EvalReason::LiveVirusConflict => "Live Virus Conflict",
             EvalReason::NotPreferableOrAllowable => "Not a preferable or allowable vaccine",
+            EvalReason::LessThanRecommendedVolume => "Less than recommended volume",
             EvalReason::SeriesAlreadyComplete => "Series Already Complete",
             EvalReason::Expired => "Expired",
             EvalReason::SubPotent => "Sub-potent",
@@ -310,7 +318,9 @@ pub struct DoseEvaluation {
     /// Reason (for statuses other than valid): the first failed check in
     /// CDSi chapter 6 order.
     pub reason: Option<EvalReason>,
-    /// Every failed check (a superset of `reason`).
+    /// Every failed check (a superset of `reason`). A valid dose has no
+    /// reason except "Less than recommended volume" (CDSi 6.8: a preferable
+    /// vaccine given with less than the recommended volume still counts).
     pub reasons: EvalReasons,
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct PDose {
     pub day: Day,
     pub cvx: u16,
     pub mvx: Option<Mvx>,
+    /// Volume in millilitres, if known.
+    pub volume: Option<f32>,
     pub cond: DoseCondition,
     /// Index in the caller's dose slice.
     pub orig: u16,
@@ -247,6 +249,7 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
             day: from_naive(d.date),
             cvx: d.cvx.0,
             mvx: d.mvx,
+            volume: d.volume_ml,
             cond: d.condition,
             orig: i as u16,
         });
@@ -318,6 +321,31 @@ pub(crate) fn is_relevant(ctx: &Ctx<'_>, series: &Series) -> bool {
 enum Cx {
     Eval,
     Forecast,
+}
+
+/// Outcome of CDSi 6.8 / 6.9 for one dose and target dose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VaccineFit {
+    /// A preferable vaccine.
+    Preferable,
+    /// A preferable vaccine given with less than the recommended volume
+    /// (CDSi 6.8: still preferable, reason "Less than recommended volume").
+    PreferableLowVolume,
+    /// An allowable vaccine.
+    Allowable,
+    /// Neither.
+    None,
+}
+
+/// CDSi 6.8: is the administered volume below the preferable vaccine's
+/// volume? Unknown on either side is not (the dose is taken as given with the
+/// recommended volume); a tolerance absorbs decimal representation.
+#[inline]
+fn volume_short(recommended: Option<f32>, given: Option<f32>) -> bool {
+    match (recommended, given) {
+        (Some(r), Some(g)) => g + 1e-6 < r,
+        _ => false,
+    }
 }
 
 /// Evaluates (CDSi 6) and forecasts (CDSi 7) one patient series.
@@ -518,26 +546,43 @@ impl SeriesRunner<'_, '_> {
         false
     }
 
-    /// CDSi 6.8 / 6.9: preferable or allowable vaccine type, age, trade name.
-    fn vaccine_ok(&self, sd: &SeriesDose, d: &PDose) -> bool {
+    /// CDSi 6.8 / 6.9: preferable vaccine (type, age, trade name, volume) or
+    /// allowable vaccine (type, age).
+    fn vaccine_fit(&self, sd: &SeriesDose, d: &PDose) -> VaccineFit {
         let ctx = self.ctx;
-        let preferable = sd.preferable.iter().any(|pv| {
-            pv.cvx == d.cvx
+        let mut fit = VaccineFit::None;
+        for pv in &sd.preferable {
+            if pv.cvx == d.cvx
                 && d.day >= ctx.age(pv.begin_age, DAY_MIN)
                 && d.day < ctx.age(pv.end_age, DAY_MAX)
                 && match (pv.mvx, d.mvx) {
                     (Some(a), Some(b)) => a == b,
                     _ => true,
                 }
-        });
-        if preferable {
-            return true;
+            {
+                // 6.8: volume at least the preferable volume (an unknown
+                // volume on either side is taken as the recommended one);
+                // less volume still makes the dose a preferable vaccine
+                if volume_short(pv.volume, d.volume) {
+                    fit = VaccineFit::PreferableLowVolume;
+                } else {
+                    return VaccineFit::Preferable;
+                }
+            }
         }
-        sd.allowable.iter().any(|av| {
+        if fit != VaccineFit::None {
+            return fit;
+        }
+        let allowable = sd.allowable.iter().any(|av| {
             av.cvx == d.cvx
                 && d.day >= ctx.age(av.begin_age, DAY_MIN)
                 && d.day < ctx.age(av.end_age, DAY_MAX)
-        })
+        });
+        if allowable {
+            VaccineFit::Allowable
+        } else {
+            VaccineFit::None
+        }
     }
 
     /// CDSi 6.5 / 6.6: all applicable intervals satisfied (absolute minimum).
@@ -656,10 +701,15 @@ impl SeriesRunner<'_, '_> {
                 why.insert(EvalReason::LiveVirusConflict);
             }
             // CDSi 6.8 preferable vaccine, 6.9 allowable vaccine
-            if !self.vaccine_ok(sd, &d) {
+            let fit = self.vaccine_fit(sd, &d);
+            if fit == VaccineFit::None {
                 why.insert(EvalReason::NotPreferableOrAllowable);
             }
-            if !why.is_empty() {
+            let failed = !why.is_empty();
+            if fit == VaccineFit::PreferableLowVolume {
+                why.insert(EvalReason::LessThanRecommendedVolume);
+            }
+            if failed {
                 // a dose past the maximum age is extraneous (CDSi 6.4)
                 run.evals[k] = DEval {
                     status: if too_old {
@@ -673,11 +723,12 @@ impl SeriesRunner<'_, '_> {
                 };
                 continue;
             }
-            // CDSi 6.10: satisfy target dose
+            // CDSi 6.10: satisfy target dose (a preferable vaccine with less
+            // than the recommended volume keeps its 6.8 reason)
             run.evals[k] = DEval {
                 status: DoseStatus::Valid,
                 reason: None,
-                reasons: EvalReasons::EMPTY,
+                reasons: why,
                 target: run.t as u8,
             };
             run.targets[run.t] = TStat::Satisfied;
