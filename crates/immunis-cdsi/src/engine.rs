@@ -174,6 +174,9 @@ impl MonthCache {
         if p.months == 0 {
             return self.dob + p.days;
         }
+        if p.split_years() {
+            return p.add_to_ymd(self.dob, self.dob_ymd);
+        }
         let Some(c) = usize::try_from(p.months)
             .ok()
             .and_then(|m| self.slots.get(m))
@@ -184,11 +187,7 @@ impl MonthCache {
         if (v >> 32) as u32 == self.generation {
             return (v as u32) as i32 + p.days;
         }
-        let base = crate::date::Dur {
-            months: p.months,
-            days: 0,
-        }
-        .add_to_ymd(self.dob, self.dob_ymd);
+        let base = crate::date::Dur::new(p.months, 0).add_to_ymd(self.dob, self.dob_ymd);
         c.set((u64::from(self.generation) << 32) | u64::from(base as u32));
         base + p.days
     }
