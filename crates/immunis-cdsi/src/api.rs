@@ -220,12 +220,22 @@ impl EvalReason {
         EvalReason::LessThanRecommendedVolume,
     ];
 
+    /// The reason's bit: its position in [`EvalReason::ALL`] (checked by
+    /// the `reason_bits_follow_all` test).
     #[inline]
     fn bit(self) -> u16 {
-        let i = EvalReason::ALL
-            .iter()
-            .position(|r| *r == self)
-            .unwrap_or_default();
+        let i = match self {
+            EvalReason::Expired => 0,
+            EvalReason::SubPotent => 1,
+            EvalReason::SeriesAlreadyComplete => 2,
+            EvalReason::InadvertentVaccine => 3,
+            EvalReason::AgeTooYoung => 4,
+            EvalReason::AgeTooOld => 5,
+            EvalReason::IntervalTooSoon => 6,
+            EvalReason::LiveVirusConflict => 7,
+            EvalReason::NotPreferableOrAllowable => 8,
+            EvalReason::LessThanRecommendedVolume => 9,
+        };
         1 << i
     }
 
@@ -349,5 +359,20 @@ impl Assessment {
     /// Result for a vaccine group id.
     pub fn group(&self, id: VaccineGroupId) -> Option<&VaccineGroupResult> {
         self.vaccine_groups.iter().find(|g| g.group == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_bits_follow_all() {
+        for (i, r) in EvalReason::ALL.iter().enumerate() {
+            assert_eq!(r.bit(), 1 << i, "{r:?}");
+            let set = EvalReasons::of(*r);
+            assert_eq!(set.first(), Some(*r));
+            assert_eq!(set.iter().count(), 1);
+        }
     }
 }

@@ -91,9 +91,9 @@ pub struct Dur {
     /// Years × 12 + months.
     pub months: i32,
     /// Weeks × 7 + days.
-    pub days: i32,
+    pub days: i16,
     /// The years given (already included in `months`).
-    pub years: i32,
+    pub years: i16,
 }
 
 impl Dur {
@@ -105,7 +105,7 @@ impl Dur {
     };
 
     /// A period of whole months (years × 12 + months) then days.
-    pub const fn new(months: i32, days: i32) -> Dur {
+    pub const fn new(months: i32, days: i16) -> Dur {
         Dur {
             months,
             days,
@@ -117,7 +117,7 @@ impl Dur {
     /// apart (both present): CALCDT rolls an impossible date after each.
     #[inline]
     pub fn split_years(self) -> bool {
-        self.years != 0 && self.months != self.years * 12
+        self.years != 0 && self.months != i32::from(self.years) * 12
     }
 
     /// Parses a supporting-data time period such as `"6 months - 4 days"`,
@@ -164,10 +164,12 @@ impl Dur {
         if pending.is_some() || !any {
             return None;
         }
+        // days and years fit in 16 bits for any real period (±89 years of
+        // days); a longer text is not a supporting-data period
         Some(Dur {
             months,
-            days,
-            years,
+            days: i16::try_from(days).ok()?,
+            years: i16::try_from(years).ok()?,
         })
     }
 
@@ -176,23 +178,38 @@ impl Dur {
     #[inline]
     pub fn add_to_ymd(self, date: Day, ymd: (i32, u32, u32)) -> Day {
         if self.months == 0 {
-            return date + self.days;
-        }
-        if self.split_years() {
-            // years first (CALCDT-1, rolled), then months and days
-            let after_years = Dur::new(self.years * 12, 0).add_to_ymd(date, ymd);
-            return Dur::new(self.months - self.years * 12, self.days).add_to(after_years);
+            return date + i32::from(self.days);
         }
         let (y, m, d) = ymd;
         let total = y * 12 + (m as i32 - 1) + self.months;
         let ny = total.div_euclid(12);
         let nm = (total.rem_euclid(12) + 1) as u32;
-        let base = if d > days_in_month(ny, nm) {
-            days_from_civil(ny, nm, 1) + days_in_month(ny, nm) as i32
-        } else {
+        // every month has 28 days: only a later day can be impossible
+        let base = if d <= 28 {
             days_from_civil(ny, nm, d)
+        } else {
+            // years first, rolled, then months: only 29 February can become
+            // impossible after the years step (the month is unchanged)
+            if d == 29 && m == 2 && self.split_years() {
+                return self.add_years_then_months(date, ymd);
+            }
+            let dim = days_in_month(ny, nm);
+            if d > dim {
+                days_from_civil(ny, nm, 1) + dim as i32
+            } else {
+                days_from_civil(ny, nm, d)
+            }
         };
-        base + self.days
+        base + i32::from(self.days)
+    }
+
+    /// CALCDT for a period with years and months from 29 February: the
+    /// years step may roll to 1 March before the months are added.
+    #[cold]
+    fn add_years_then_months(self, date: Day, ymd: (i32, u32, u32)) -> Day {
+        let years = i32::from(self.years) * 12;
+        let after_years = Dur::new(years, 0).add_to_ymd(date, ymd);
+        Dur::new(self.months - years, self.days).add_to(after_years)
     }
 
     /// CALCDT: adds this period to a date. Years and months are added first
@@ -201,7 +218,7 @@ impl Dur {
     #[inline]
     pub fn add_to(self, date: Day) -> Day {
         if self.months == 0 {
-            return date + self.days;
+            return date + i32::from(self.days);
         }
         // CALCDT-4 (impossible date rolls to the 1st of the next month) is
         // applied in add_to_ymd

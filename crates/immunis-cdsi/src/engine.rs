@@ -18,8 +18,8 @@ pub(crate) struct PDose {
     pub day: Day,
     pub cvx: u16,
     pub mvx: Option<Mvx>,
-    /// Volume in millilitres, if known.
-    pub volume: Option<f32>,
+    /// Volume in millilitres, NaN when unknown (keeps the dose small).
+    pub volume: f32,
     pub cond: DoseCondition,
     /// Index in the caller's dose slice.
     pub orig: u16,
@@ -144,6 +144,9 @@ pub(crate) struct MonthCache {
     generation: u32,
     dob: Day,
     dob_ymd: (i32, u32, u32),
+    /// Born on 29 February (the only birth date where adding years then
+    /// months differs from adding the total months).
+    dob_feb29: bool,
     /// (generation << 32) | date as u32.
     slots: Vec<std::cell::Cell<u64>>,
 }
@@ -166,16 +169,14 @@ impl MonthCache {
         }
         self.dob = dob;
         self.dob_ymd = crate::date::civil_from_days(dob);
+        self.dob_feb29 = self.dob_ymd.1 == 2 && self.dob_ymd.2 == 29;
     }
 
     /// CALCDT: birth date plus a period.
     #[inline]
     pub(crate) fn age(&self, p: crate::date::Dur) -> Day {
         if p.months == 0 {
-            return self.dob + p.days;
-        }
-        if p.split_years() {
-            return p.add_to_ymd(self.dob, self.dob_ymd);
+            return self.dob + i32::from(p.days);
         }
         let Some(c) = usize::try_from(p.months)
             .ok()
@@ -185,11 +186,17 @@ impl MonthCache {
         };
         let v = c.get();
         if (v >> 32) as u32 == self.generation {
-            return (v as u32) as i32 + p.days;
+            return (v as u32) as i32 + i32::from(p.days);
+        }
+        if self.dob_feb29 {
+            // CALCDT adds years then months (see Dur), which from 29 February
+            // is not always "birth date + whole months": no memo for this
+            // patient (nothing is stored, so every lookup misses)
+            return p.add_to_ymd(self.dob, self.dob_ymd);
         }
         let base = crate::date::Dur::new(p.months, 0).add_to_ymd(self.dob, self.dob_ymd);
         c.set((u64::from(self.generation) << 32) | u64::from(base as u32));
-        base + p.days
+        base + i32::from(p.days)
     }
 }
 
@@ -248,7 +255,7 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
             day: from_naive(d.date),
             cvx: d.cvx.0,
             mvx: d.mvx,
-            volume: d.volume_ml,
+            volume: d.volume_ml.unwrap_or(f32::NAN),
             cond: d.condition,
             orig: i as u16,
         });
@@ -340,11 +347,9 @@ enum VaccineFit {
 /// volume? Unknown on either side is not (the dose is taken as given with the
 /// recommended volume); a tolerance absorbs decimal representation.
 #[inline]
-fn volume_short(recommended: Option<f32>, given: Option<f32>) -> bool {
-    match (recommended, given) {
-        (Some(r), Some(g)) => g + 1e-6 < r,
-        _ => false,
-    }
+fn volume_short(recommended: Option<f32>, given: f32) -> bool {
+    // an unknown (NaN) given volume compares false
+    recommended.is_some_and(|r| given + 1e-6 < r)
 }
 
 /// Evaluates (CDSi 6) and forecasts (CDSi 7) one patient series.

@@ -55,7 +55,7 @@ proptest! {
             sign(months), months.abs(), sign(weeks), weeks.abs(), sign(days), days.abs()
         );
         let dur = Dur::parse(&text).unwrap();
-        prop_assert_eq!((dur.months, dur.days, dur.years), (years * 12 + months, weeks * 7 + days, years));
+        prop_assert_eq!((dur.months, i32::from(dur.days), i32::from(dur.years)), (years * 12 + months, weeks * 7 + days, years));
         let got = to_naive(dur.add_to(from_naive(d))).unwrap();
         prop_assert_eq!(got, model(d, years, months, weeks * 7 + days));
     }
@@ -65,7 +65,7 @@ proptest! {
         // the last day of a month plus whole months lands on the same day or,
         // when that day does not exist, on the 1st of the following month
         let last = NaiveDate::from_ymd_opt(y, m, 1).unwrap().checked_add_months(chrono::Months::new(1)).unwrap().pred_opt().unwrap();
-        let dur = Dur { months: years * 12 + months, days: 0, years };
+        let dur = Dur { months: years * 12 + months, days: 0, years: i16::try_from(years).unwrap() };
         let got = to_naive(dur.add_to(from_naive(last))).unwrap();
         prop_assert!(got.day() == last.day() || got.day() == 1);
         prop_assert_eq!(got, model(last, years, months, 0));
@@ -85,10 +85,10 @@ proptest! {
         let names = ["days", "weeks", "months", "years"];
         let p = Dur::parse(&format!("{n} {}", names[unit])).unwrap();
         let expect = match unit {
-            0 => Dur::new(0, n),
-            1 => Dur::new(0, 7 * n),
+            0 => Dur::new(0, i16::try_from(n).unwrap()),
+            1 => Dur::new(0, i16::try_from(7 * n).unwrap()),
             2 => Dur::new(n, 0),
-            _ => Dur { months: 12 * n, days: 0, years: n },
+            _ => Dur { months: 12 * n, days: 0, years: i16::try_from(n).unwrap() },
         };
         prop_assert_eq!(p, expect);
     }
