@@ -17,7 +17,8 @@ use crate::supporting_data::SupportingData;
 pub(crate) struct PDose {
     pub day: Day,
     pub cvx: u16,
-    pub mvx: Option<Mvx>,
+    /// Packed MVX code, 0 when unknown (an [`Mvx`] is never 0).
+    pub mvx: u32,
     /// Volume in millilitres, NaN when unknown (keeps the dose small).
     pub volume: f32,
     pub cond: DoseCondition,
@@ -254,7 +255,7 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
         s.doses.push(PDose {
             day: from_naive(d.date),
             cvx: d.cvx.0,
-            mvx: d.mvx,
+            mvx: d.mvx.map_or(0, |m| m.0),
             volume: d.volume_ml.unwrap_or(f32::NAN),
             cond: d.condition,
             orig: i as u16,
@@ -559,9 +560,9 @@ impl SeriesRunner<'_, '_> {
             if pv.cvx == d.cvx
                 && d.day >= ctx.age(pv.begin_age, DAY_MIN)
                 && d.day < ctx.age(pv.end_age, DAY_MAX)
-                && match (pv.mvx, d.mvx) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
+                && match pv.mvx {
+                    Some(a) => d.mvx == 0 || a.0 == d.mvx,
+                    None => true,
                 }
             {
                 // 6.8: volume at least the preferable volume (an unknown
