@@ -79,7 +79,9 @@ pub struct AdministeredDose {
     pub cvx: Cvx,
     /// Manufacturer (MVX), if known.
     pub mvx: Option<Mvx>,
-    /// Volume in millilitres, if known.
+    /// Volume in millilitres, if known (CDSi 6.8: a preferable vaccine
+    /// given with less than the supporting data's volume is flagged "Less than
+    /// recommended volume" but still counts; unknown = full volume).
     pub volume_ml: Option<f32>,
     /// Dose condition (expired / sub-potent).
     pub condition: DoseCondition,
@@ -191,6 +193,10 @@ pub enum EvalReason {
     LiveVirusConflict,
     /// Neither a preferable nor an allowable vaccine.
     NotPreferableOrAllowable,
+    /// A preferable vaccine given with less than its supporting-data volume
+    /// (CDSi 6.8): the dose still counts as a preferable vaccine, so this
+    /// reason also appears on valid doses (in [`DoseEvaluation::reasons`]).
+    LessThanRecommendedVolume,
     /// The series was already complete.
     SeriesAlreadyComplete,
     /// Expired.
@@ -201,7 +207,7 @@ pub enum EvalReason {
 
 impl EvalReason {
     /// Every reason, in CDSi chapter 6 evaluation order.
-    pub const ALL: [EvalReason; 9] = [
+    pub const ALL: [EvalReason; 10] = [
         EvalReason::Expired,
         EvalReason::SubPotent,
         EvalReason::SeriesAlreadyComplete,
@@ -211,14 +217,25 @@ impl EvalReason {
         EvalReason::IntervalTooSoon,
         EvalReason::LiveVirusConflict,
         EvalReason::NotPreferableOrAllowable,
+        EvalReason::LessThanRecommendedVolume,
     ];
 
+    /// The reason's bit: its position in [`EvalReason::ALL`] (checked by
+    /// the `reason_bits_follow_all` test).
     #[inline]
     fn bit(self) -> u16 {
-        let i = EvalReason::ALL
-            .iter()
-            .position(|r| *r == self)
-            .unwrap_or_default();
+        let i = match self {
+            EvalReason::Expired => 0,
+            EvalReason::SubPotent => 1,
+            EvalReason::SeriesAlreadyComplete => 2,
+            EvalReason::InadvertentVaccine => 3,
+            EvalReason::AgeTooYoung => 4,
+            EvalReason::AgeTooOld => 5,
+            EvalReason::IntervalTooSoon => 6,
+            EvalReason::LiveVirusConflict => 7,
+            EvalReason::NotPreferableOrAllowable => 8,
+            EvalReason::LessThanRecommendedVolume => 9,
+        };
         1 << i
     }
 
@@ -231,6 +248,7 @@ impl EvalReason {
             EvalReason::InadvertentVaccine => "Inadvertent Vaccine",
             EvalReason::LiveVirusConflict => "Live Virus Conflict",
             EvalReason::NotPreferableOrAllowable => "Not a preferable or allowable vaccine",
+            EvalReason::LessThanRecommendedVolume => "Less than recommended volume",
             EvalReason::SeriesAlreadyComplete => "Series Already Complete",
             EvalReason::Expired => "Expired",
             EvalReason::SubPotent => "Sub-potent",
@@ -310,7 +328,9 @@ pub struct DoseEvaluation {
     /// Reason (for statuses other than valid): the first failed check in
     /// CDSi chapter 6 order.
     pub reason: Option<EvalReason>,
-    /// Every failed check (a superset of `reason`).
+    /// Every failed check (a superset of `reason`). A valid dose has no
+    /// reason except "Less than recommended volume" (CDSi 6.8: a preferable
+    /// vaccine given with less than the recommended volume still counts).
     pub reasons: EvalReasons,
 }
 
@@ -339,5 +359,20 @@ impl Assessment {
     /// Result for a vaccine group id.
     pub fn group(&self, id: VaccineGroupId) -> Option<&VaccineGroupResult> {
         self.vaccine_groups.iter().find(|g| g.group == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_bits_follow_all() {
+        for (i, r) in EvalReason::ALL.iter().enumerate() {
+            assert_eq!(r.bit(), 1 << i, "{r:?}");
+            let set = EvalReasons::of(*r);
+            assert_eq!(set.first(), Some(*r));
+            assert_eq!(set.iter().count(), 1);
+        }
     }
 }

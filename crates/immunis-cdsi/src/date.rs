@@ -79,17 +79,46 @@ pub fn to_naive(d: Day) -> Option<NaiveDate> {
 
 /// A CDSi time period: whole months (years × 12 + months) then days
 /// (weeks × 7 + days). Components may be negative ("6 months - 4 days").
+///
+/// CALCDT adds years, then months, then days, each step rolling an
+/// impossible date to the first of the next month. Adding whole years is the
+/// same as adding 12 × years months, so `months` holds the total; `years`
+/// keeps the year part only for the rare period with both (e.g. "16 years -
+/// 4 months"), where a birth date of 29 February can roll after the years
+/// step and before the months step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Dur {
     /// Years × 12 + months.
     pub months: i32,
     /// Weeks × 7 + days.
-    pub days: i32,
+    pub days: i16,
+    /// The years given (already included in `months`).
+    pub years: i16,
 }
 
 impl Dur {
     /// The zero period.
-    pub const ZERO: Dur = Dur { months: 0, days: 0 };
+    pub const ZERO: Dur = Dur {
+        months: 0,
+        days: 0,
+        years: 0,
+    };
+
+    /// A period of whole months (years × 12 + months) then days.
+    pub const fn new(months: i32, days: i16) -> Dur {
+        Dur {
+            months,
+            days,
+            years: 0,
+        }
+    }
+
+    /// Whether adding this period needs the years step and the months step
+    /// apart (both present): CALCDT rolls an impossible date after each.
+    #[inline]
+    pub fn split_years(self) -> bool {
+        self.years != 0 && self.months != i32::from(self.years) * 12
+    }
 
     /// Parses a supporting-data time period such as `"6 months - 4 days"`,
     /// `"4 years + 28 days"`, `"0 days"`. Returns `None` when the text is
@@ -100,6 +129,7 @@ impl Dur {
             return None;
         }
         let mut months = 0i32;
+        let mut years = 0i32;
         let mut days = 0i32;
         let mut sign = 1i32;
         let mut pending: Option<i32> = None;
@@ -117,7 +147,10 @@ impl Dur {
                     let n = pending.take()?;
                     let unit = tok.trim_end_matches(',').to_ascii_lowercase();
                     match unit.as_str() {
-                        "year" | "years" => months += sign * n * 12,
+                        "year" | "years" => {
+                            months += sign * n * 12;
+                            years += sign * n;
+                        }
                         "month" | "months" => months += sign * n,
                         "week" | "weeks" => days += sign * n * 7,
                         "day" | "days" => days += sign * n,
@@ -131,7 +164,13 @@ impl Dur {
         if pending.is_some() || !any {
             return None;
         }
-        Some(Dur { months, days })
+        // days and years fit in 16 bits for any real period (±89 years of
+        // days); a longer text is not a supporting-data period
+        Some(Dur {
+            months,
+            days: i16::try_from(days).ok()?,
+            years: i16::try_from(years).ok()?,
+        })
     }
 
     /// CALCDT from a date already split into (year, month, day): the fast
@@ -139,18 +178,38 @@ impl Dur {
     #[inline]
     pub fn add_to_ymd(self, date: Day, ymd: (i32, u32, u32)) -> Day {
         if self.months == 0 {
-            return date + self.days;
+            return date + i32::from(self.days);
         }
         let (y, m, d) = ymd;
         let total = y * 12 + (m as i32 - 1) + self.months;
         let ny = total.div_euclid(12);
         let nm = (total.rem_euclid(12) + 1) as u32;
-        let base = if d > days_in_month(ny, nm) {
-            days_from_civil(ny, nm, 1) + days_in_month(ny, nm) as i32
-        } else {
+        // every month has 28 days: only a later day can be impossible
+        let base = if d <= 28 {
             days_from_civil(ny, nm, d)
+        } else {
+            // years first, rolled, then months: only 29 February can become
+            // impossible after the years step (the month is unchanged)
+            if d == 29 && m == 2 && self.split_years() {
+                return self.add_years_then_months(date, ymd);
+            }
+            let dim = days_in_month(ny, nm);
+            if d > dim {
+                days_from_civil(ny, nm, 1) + dim as i32
+            } else {
+                days_from_civil(ny, nm, d)
+            }
         };
-        base + self.days
+        base + i32::from(self.days)
+    }
+
+    /// CALCDT for a period with years and months from 29 February: the
+    /// years step may roll to 1 March before the months are added.
+    #[cold]
+    fn add_years_then_months(self, date: Day, ymd: (i32, u32, u32)) -> Day {
+        let years = i32::from(self.years) * 12;
+        let after_years = Dur::new(years, 0).add_to_ymd(date, ymd);
+        Dur::new(self.months - years, self.days).add_to(after_years)
     }
 
     /// CALCDT: adds this period to a date. Years and months are added first
@@ -159,7 +218,7 @@ impl Dur {
     #[inline]
     pub fn add_to(self, date: Day) -> Day {
         if self.months == 0 {
-            return date + self.days;
+            return date + i32::from(self.days);
         }
         // CALCDT-4 (impossible date rolls to the 1st of the next month) is
         // applied in add_to_ymd
@@ -207,18 +266,13 @@ mod tests {
 
     #[test]
     fn parses_periods() {
-        assert_eq!(
-            Dur::parse("6 months - 4 days"),
-            Some(Dur {
-                months: 6,
-                days: -4
-            })
-        );
+        assert_eq!(Dur::parse("6 months - 4 days"), Some(Dur::new(6, -4)));
         assert_eq!(
             Dur::parse("10 years + 4 weeks"),
             Some(Dur {
                 months: 120,
-                days: 28
+                days: 28,
+                years: 10
             })
         );
         assert_eq!(Dur::parse("0 days"), Some(Dur::ZERO));
@@ -236,6 +290,12 @@ mod tests {
         assert_eq!(y.add_to(d("2020-02-29")), d("2021-03-01"));
         let m = Dur::parse("1 month").unwrap();
         assert_eq!(m.add_to(d("2021-01-31")), d("2021-03-01"));
+        // years, then months, each rolled (CALCDT): 2004-02-29 + 1 year is
+        // 2005-03-01, + 1 month is 2005-04-01 (not 2005-03-29)
+        let p = Dur::parse("1 year + 1 month").unwrap();
+        assert_eq!(p.add_to(d("2004-02-29")), d("2005-04-01"));
+        let p = Dur::parse("16 years - 4 months").unwrap();
+        assert_eq!(p.add_to(d("2000-01-31")), d("2015-10-01"));
         // months before days
         let p = Dur::parse("2 months - 4 days").unwrap();
         assert_eq!(p.add_to(d("2025-11-10")), d("2026-01-06"));

@@ -17,7 +17,10 @@ use crate::supporting_data::SupportingData;
 pub(crate) struct PDose {
     pub day: Day,
     pub cvx: u16,
-    pub mvx: Option<Mvx>,
+    /// Packed MVX code, 0 when unknown (an [`Mvx`] is never 0).
+    pub mvx: u32,
+    /// Volume in millilitres, NaN when unknown (keeps the dose small).
+    pub volume: f32,
     pub cond: DoseCondition,
     /// Index in the caller's dose slice.
     pub orig: u16,
@@ -53,6 +56,15 @@ pub(crate) struct SeriesForecast {
     pub recommended: Day,
     pub past_due: Option<Day>,
     pub latest: Option<Day>,
+    /// Whether any input of the candidate earliest date exists (FORECASTDTCAN-1:
+    /// minimum age, an interval from an existing reference, a live virus
+    /// conflict, a season start, a dose of the antigen). CDSi table 7-12: an
+    /// empty attribute leaves the date empty, so a target dose without any of
+    /// them (e.g. a dose with no minimum age after skipped target doses, with
+    /// no dose given) has no earliest date: `earliest` then holds the birth
+    /// date for output, but chapter 8 treats the series as neither starting
+    /// earliest (SELECTB-14) nor completable (SELECTB-3/12).
+    pub earliest_known: bool,
 }
 
 /// One patient series (an antigen series tracked for this patient).
@@ -133,6 +145,9 @@ pub(crate) struct MonthCache {
     generation: u32,
     dob: Day,
     dob_ymd: (i32, u32, u32),
+    /// Born on 29 February (the only birth date where adding years then
+    /// months differs from adding the total months).
+    dob_feb29: bool,
     /// (generation << 32) | date as u32.
     slots: Vec<std::cell::Cell<u64>>,
 }
@@ -155,13 +170,14 @@ impl MonthCache {
         }
         self.dob = dob;
         self.dob_ymd = crate::date::civil_from_days(dob);
+        self.dob_feb29 = self.dob_ymd.1 == 2 && self.dob_ymd.2 == 29;
     }
 
     /// CALCDT: birth date plus a period.
     #[inline]
     pub(crate) fn age(&self, p: crate::date::Dur) -> Day {
         if p.months == 0 {
-            return self.dob + p.days;
+            return self.dob + i32::from(p.days);
         }
         let Some(c) = usize::try_from(p.months)
             .ok()
@@ -171,15 +187,17 @@ impl MonthCache {
         };
         let v = c.get();
         if (v >> 32) as u32 == self.generation {
-            return (v as u32) as i32 + p.days;
+            return (v as u32) as i32 + i32::from(p.days);
         }
-        let base = crate::date::Dur {
-            months: p.months,
-            days: 0,
+        if self.dob_feb29 {
+            // CALCDT adds years then months (see Dur), which from 29 February
+            // is not always "birth date + whole months": no memo for this
+            // patient (nothing is stored, so every lookup misses)
+            return p.add_to_ymd(self.dob, self.dob_ymd);
         }
-        .add_to_ymd(self.dob, self.dob_ymd);
+        let base = crate::date::Dur::new(p.months, 0).add_to_ymd(self.dob, self.dob_ymd);
         c.set((u64::from(self.generation) << 32) | u64::from(base as u32));
-        base + p.days
+        base + i32::from(p.days)
     }
 }
 
@@ -237,7 +255,8 @@ pub(crate) fn organize(data: &SupportingData, p: &PatientHistory<'_>, s: &mut Sc
         s.doses.push(PDose {
             day: from_naive(d.date),
             cvx: d.cvx.0,
-            mvx: d.mvx,
+            mvx: d.mvx.map_or(0, |m| m.0),
+            volume: d.volume_ml.unwrap_or(f32::NAN),
             cond: d.condition,
             orig: i as u16,
         });
@@ -309,6 +328,29 @@ pub(crate) fn is_relevant(ctx: &Ctx<'_>, series: &Series) -> bool {
 enum Cx {
     Eval,
     Forecast,
+}
+
+/// Outcome of CDSi 6.8 / 6.9 for one dose and target dose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VaccineFit {
+    /// A preferable vaccine.
+    Preferable,
+    /// A preferable vaccine given with less than the recommended volume
+    /// (CDSi 6.8: still preferable, reason "Less than recommended volume").
+    PreferableLowVolume,
+    /// An allowable vaccine.
+    Allowable,
+    /// Neither.
+    None,
+}
+
+/// CDSi 6.8: is the administered volume below the preferable vaccine's
+/// volume? Unknown on either side is not (the dose is taken as given with the
+/// recommended volume); a tolerance absorbs decimal representation.
+#[inline]
+fn volume_short(recommended: Option<f32>, given: f32) -> bool {
+    // an unknown (NaN) given volume compares false
+    recommended.is_some_and(|r| given + 1e-6 < r)
 }
 
 /// Evaluates (CDSi 6) and forecasts (CDSi 7) one patient series.
@@ -509,26 +551,43 @@ impl SeriesRunner<'_, '_> {
         false
     }
 
-    /// CDSi 6.8 / 6.9: preferable or allowable vaccine type, age, trade name.
-    fn vaccine_ok(&self, sd: &SeriesDose, d: &PDose) -> bool {
+    /// CDSi 6.8 / 6.9: preferable vaccine (type, age, trade name, volume) or
+    /// allowable vaccine (type, age).
+    fn vaccine_fit(&self, sd: &SeriesDose, d: &PDose) -> VaccineFit {
         let ctx = self.ctx;
-        let preferable = sd.preferable.iter().any(|pv| {
-            pv.cvx == d.cvx
+        let mut fit = VaccineFit::None;
+        for pv in &sd.preferable {
+            if pv.cvx == d.cvx
                 && d.day >= ctx.age(pv.begin_age, DAY_MIN)
                 && d.day < ctx.age(pv.end_age, DAY_MAX)
-                && match (pv.mvx, d.mvx) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
+                && match pv.mvx {
+                    Some(a) => d.mvx == 0 || a.0 == d.mvx,
+                    None => true,
                 }
-        });
-        if preferable {
-            return true;
+            {
+                // 6.8: volume at least the preferable volume (an unknown
+                // volume on either side is taken as the recommended one);
+                // less volume still makes the dose a preferable vaccine
+                if volume_short(pv.volume, d.volume) {
+                    fit = VaccineFit::PreferableLowVolume;
+                } else {
+                    return VaccineFit::Preferable;
+                }
+            }
         }
-        sd.allowable.iter().any(|av| {
+        if fit != VaccineFit::None {
+            return fit;
+        }
+        let allowable = sd.allowable.iter().any(|av| {
             av.cvx == d.cvx
                 && d.day >= ctx.age(av.begin_age, DAY_MIN)
                 && d.day < ctx.age(av.end_age, DAY_MAX)
-        })
+        });
+        if allowable {
+            VaccineFit::Allowable
+        } else {
+            VaccineFit::None
+        }
     }
 
     /// CDSi 6.5 / 6.6: all applicable intervals satisfied (absolute minimum).
@@ -647,10 +706,15 @@ impl SeriesRunner<'_, '_> {
                 why.insert(EvalReason::LiveVirusConflict);
             }
             // CDSi 6.8 preferable vaccine, 6.9 allowable vaccine
-            if !self.vaccine_ok(sd, &d) {
+            let fit = self.vaccine_fit(sd, &d);
+            if fit == VaccineFit::None {
                 why.insert(EvalReason::NotPreferableOrAllowable);
             }
-            if !why.is_empty() {
+            let failed = !why.is_empty();
+            if fit == VaccineFit::PreferableLowVolume {
+                why.insert(EvalReason::LessThanRecommendedVolume);
+            }
+            if failed {
                 // a dose past the maximum age is extraneous (CDSi 6.4)
                 run.evals[k] = DEval {
                     status: if too_old {
@@ -664,11 +728,12 @@ impl SeriesRunner<'_, '_> {
                 };
                 continue;
             }
-            // CDSi 6.10: satisfy target dose
+            // CDSi 6.10: satisfy target dose (a preferable vaccine with less
+            // than the recommended volume keeps its 6.8 reason)
             run.evals[k] = DEval {
                 status: DoseStatus::Valid,
                 reason: None,
-                reasons: EvalReasons::EMPTY,
+                reasons: why,
                 target: run.t as u8,
             };
             run.targets[run.t] = TStat::Satisfied;
@@ -763,9 +828,9 @@ impl SeriesRunner<'_, '_> {
             }
         }
         // CDSi 7.5: forecast dates
-        let mut earliest = age
-            .and_then(|a| ctx.at_age(a.min.or(a.abs_min)))
-            .unwrap_or(ctx.dob);
+        let min_age = age.and_then(|a| ctx.at_age(a.min.or(a.abs_min)));
+        let mut earliest_known = min_age.is_some();
+        let mut earliest = min_age.unwrap_or(ctx.dob);
         let mut rec_int: Option<Day> = None;
         let mut pd_int: Option<Day> = None;
         for iv in &sd.intervals {
@@ -777,6 +842,7 @@ impl SeriesRunner<'_, '_> {
             };
             if let Some(m) = add_opt(r, iv.min) {
                 earliest = earliest.max(m);
+                earliest_known = true;
             }
             if let Some(e) = add_opt(r, iv.earliest_rec) {
                 rec_int = Some(rec_int.map_or(e, |x| x.max(e)));
@@ -799,18 +865,21 @@ impl SeriesRunner<'_, '_> {
                 for lv in &ctx.data.live_virus[lo as usize..hi as usize] {
                     if lv.previous == p.cvx {
                         earliest = earliest.max(lv.end.add_to(p.day));
+                        earliest_known = true;
                     }
                 }
             }
         }
         if let Some(s) = sd.season_start {
             earliest = earliest.max(s);
+            earliest_known = true;
         }
         // CDSi 7.5 earliest date: never before the patient's last dose of
         // the antigen (matters when that dose did not count, e.g. an
         // inadvertent vaccine given before the target dose's minimum age)
         if let Some(k) = self.adoses.len().checked_sub(1) {
             earliest = earliest.max(self.dose(k).day);
+            earliest_known = true;
         }
         let rec_age = age.and_then(|a| ctx.at_age(a.earliest_rec));
         let unadj_rec = match (rec_age, rec_int) {
@@ -843,6 +912,7 @@ impl SeriesRunner<'_, '_> {
             recommended: unadj_rec.max(earliest),
             past_due: unadj_pd.map(|p| p.max(earliest)),
             latest,
+            earliest_known,
         });
     }
 }

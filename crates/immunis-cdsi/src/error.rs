@@ -39,4 +39,7 @@ pub enum InputError {
     /// An observation code which is not numeric.
     #[error("invalid observation code {0:?}")]
     Observation(String),
+    /// A dose volume which is negative or not a number.
+    #[error("invalid dose volume {0:?} (expected millilitres >= 0)")]
+    Volume(String),
 }

@@ -4,7 +4,8 @@
 //! Input: `{"id":"case-1","birth_date":"2020-01-31","sex":"F",
 //! "assessment_date":"2025-11-10","doses":[{"date":"2020-03-31","cvx":"20",
 //! "mvx":"SKB"}],"observations":[{"code":"055","date":"2021-01-01"}]}`
-//! (`mvx` and `observations` optional).
+//! (`mvx`, `volume_ml` — millilitres administered — and `observations`
+//! optional).
 //!
 //! Output: `{"id":"case-1","vaccine_groups":[{"name":"DTaP/Tdap/Td",
 //! "status":"Not Complete","forecast":{"dose_number":2,"earliest":…,
@@ -33,6 +34,10 @@ pub struct InDose {
     /// MVX code.
     #[serde(default)]
     pub mvx: Option<String>,
+    /// Volume administered in millilitres (optional; CDSi 6.8 flags a
+    /// preferable vaccine given with less than the recommended volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_ml: Option<f32>,
 }
 
 /// One input observation.
@@ -90,7 +95,8 @@ pub struct OutEvaluation {
     pub status: String,
     /// Reason, null when valid (the first failed check).
     pub reason: Option<String>,
-    /// Every failed check (CDSi chapter 6), omitted when none.
+    /// Every failed check (CDSi chapter 6), omitted when none; a valid dose
+    /// can carry only "Less than recommended volume" (CDSi 6.8).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
 }
@@ -160,7 +166,12 @@ pub fn assess_record(
             date: date(&d.date)?,
             cvx: Cvx::parse(&d.cvx)?,
             mvx: d.mvx.as_deref().and_then(Mvx::parse),
-            volume_ml: None,
+            volume_ml: match d.volume_ml {
+                Some(v) if !v.is_finite() || v < 0.0 => {
+                    return Err(InputError::Volume(v.to_string()))
+                }
+                v => v,
+            },
             condition: DoseCondition::Normal,
         });
     }

@@ -17,7 +17,7 @@ fn series_of<'a>(data: &'a SupportingData, r: &Run) -> &'a Series {
 /// Forecast finish date and completability of an in-process series (CDSi 8.5).
 fn finish(data: &SupportingData, ctx: &Ctx<'_>, r: &Run) -> (Day, bool) {
     let s = series_of(data, r);
-    let Some(f) = r.forecast else {
+    let Some(f) = r.forecast.filter(|f| f.earliest_known) else {
         return (DAY_MAX, false);
     };
     let mut d = f.earliest;
@@ -220,13 +220,21 @@ fn prioritize(data: &SupportingData, ctx: &Ctx<'_>, runs: &mut [Run], group: &[u
     } else {
         // 8.6 no valid doses
         let idx = scorable.as_slice();
-        let start = |r: &Run| r.forecast.map_or(DAY_MAX, |f| f.earliest);
+        // SELECTB-14: the start date is the forecast earliest date; a series
+        // whose earliest date is empty (table 7-12) has none
+        let start = |r: &Run| {
+            r.forecast
+                .filter(|f| f.earliest_known)
+                .map_or(DAY_MAX, |f| f.earliest)
+        };
         let minstart = idx
             .iter()
             .map(|&i| start(&runs[i as usize]))
             .min()
             .unwrap_or(DAY_MAX);
-        score_criterion(runs, idx, 1, |_, r| start(r) == minstart);
+        score_criterion(runs, idx, 1, |_, r| {
+            minstart != DAY_MAX && start(r) == minstart
+        });
         let mut completable = [false; 64];
         for (j, &i) in idx.iter().enumerate() {
             completable[j] = finish(data, ctx, &runs[i as usize]).1;

@@ -565,7 +565,11 @@ fn parse_antigen(
             let m = d
                 .ages
                 .iter()
-                .map(|a| a.abs_min.or(a.min).map(|p| p.months.max(0) * 28 + p.days))
+                .map(|a| {
+                    a.abs_min
+                        .or(a.min)
+                        .map(|p| p.months.max(0) * 28 + i32::from(p.days))
+                })
                 .try_fold(i32::MAX, |x, v| v.map(|v| x.min(v)))?;
             if d.ages.is_empty() {
                 None

@@ -6,15 +6,19 @@ use chrono::{Datelike, Days, NaiveDate};
 use immunis_cdsi::date::{civil_from_days, days_from_civil, from_naive, to_naive, Dur};
 use proptest::prelude::*;
 
-/// Reference model: add years and months keeping the day; an impossible date
-/// moves to the first of the next month; then add days.
-fn model(d: NaiveDate, months: i32, days: i32) -> NaiveDate {
-    let total = d.year() * 12 + d.month0() as i32 + months;
-    let (y, m) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
-    let base = NaiveDate::from_ymd_opt(y, m, d.day()).unwrap_or_else(|| {
-        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-        NaiveDate::from_ymd_opt(ny, nm, 1).unwrap()
-    });
+/// Reference model of CALCDT: add the years keeping month and day, then the
+/// months keeping the day, an impossible date after either step moving to the
+/// first of the next month; then add the days.
+fn model(d: NaiveDate, years: i32, months: i32, days: i32) -> NaiveDate {
+    let add_months = |d: NaiveDate, months: i32| {
+        let total = d.year() * 12 + d.month0() as i32 + months;
+        let (y, m) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+        NaiveDate::from_ymd_opt(y, m, d.day()).unwrap_or_else(|| {
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            NaiveDate::from_ymd_opt(ny, nm, 1).unwrap()
+        })
+    };
+    let base = add_months(add_months(d, years * 12), months);
     if days >= 0 {
         base.checked_add_days(Days::new(days as u64)).unwrap()
     } else {
@@ -44,16 +48,34 @@ proptest! {
 
     #[test]
     fn calcdt_matches_model(d in date(), years in 0i32..80, months in -11i32..12, weeks in 0i32..60, days in -7i32..30) {
-        let dur = Dur { months: years * 12 + months, days: weeks * 7 + days };
+        // through the supporting-data text form, e.g. "3 years - 4 months + 2 weeks + 5 days"
+        let sign = |n: i32| if n < 0 { "-" } else { "+" };
+        let text = format!(
+            "{years} years {} {} months {} {} weeks {} {} days",
+            sign(months), months.abs(), sign(weeks), weeks.abs(), sign(days), days.abs()
+        );
+        let dur = Dur::parse(&text).unwrap();
+        prop_assert_eq!((dur.months, i32::from(dur.days), i32::from(dur.years)), (years * 12 + months, weeks * 7 + days, years));
         let got = to_naive(dur.add_to(from_naive(d))).unwrap();
-        prop_assert_eq!(got, model(d, dur.months, dur.days));
+        prop_assert_eq!(got, model(d, years, months, weeks * 7 + days));
+    }
+
+    #[test]
+    fn impossible_dates_roll_to_the_first_of_next_month(y in 1900i32..2100, m in 1u32..=12, years in 0i32..30, months in 0i32..24) {
+        // the last day of a month plus whole months lands on the same day or,
+        // when that day does not exist, on the 1st of the following month
+        let last = NaiveDate::from_ymd_opt(y, m, 1).unwrap().checked_add_months(chrono::Months::new(1)).unwrap().pred_opt().unwrap();
+        let dur = Dur { months: years * 12 + months, days: 0, years: i16::try_from(years).unwrap() };
+        let got = to_naive(dur.add_to(from_naive(last))).unwrap();
+        prop_assert!(got.day() == last.day() || got.day() == 1);
+        prop_assert_eq!(got, model(last, years, months, 0));
     }
 
     #[test]
     fn calcdt_never_lands_before_same_day_of_month_rule(d in date(), months in 0i32..240) {
         // adding whole months lands on the same day of month, or on the 1st
         // of the following month when that day does not exist (CALCDT-4)
-        let got = to_naive(Dur { months, days: 0 }.add_to(from_naive(d))).unwrap();
+        let got = to_naive(Dur::new(months, 0).add_to(from_naive(d))).unwrap();
         prop_assert!(got.day() == d.day() || (got.day() == 1 && d.day() > 28));
         prop_assert!(got >= d);
     }
@@ -63,10 +85,10 @@ proptest! {
         let names = ["days", "weeks", "months", "years"];
         let p = Dur::parse(&format!("{n} {}", names[unit])).unwrap();
         let expect = match unit {
-            0 => Dur { months: 0, days: n },
-            1 => Dur { months: 0, days: 7 * n },
-            2 => Dur { months: n, days: 0 },
-            _ => Dur { months: 12 * n, days: 0 },
+            0 => Dur::new(0, i16::try_from(n).unwrap()),
+            1 => Dur::new(0, i16::try_from(7 * n).unwrap()),
+            2 => Dur::new(n, 0),
+            _ => Dur { months: 12 * n, days: 0, years: i16::try_from(n).unwrap() },
         };
         prop_assert_eq!(p, expect);
     }

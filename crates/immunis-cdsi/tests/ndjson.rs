@@ -85,3 +85,34 @@ fn ndjson_lines_in_order_with_errors() {
         );
     }
 }
+
+/// `volume_ml` is an optional dose field: a short volume of a preferable
+/// vaccine leaves the dose valid (`reason` null) with "Less than recommended
+/// volume" in `reasons`; a negative volume is an error line.
+#[test]
+fn ndjson_dose_volume() {
+    let engine = Engine::default_data().expect("embedded data");
+    let input = concat!(
+        r#"{"id":1,"birth_date":"2025-01-01","sex":"F","assessment_date":"2025-01-02","doses":[{"date":"2025-01-01","cvx":"08","volume_ml":0.25}]}"#,
+        "\n",
+        r#"{"id":2,"birth_date":"2025-01-01","sex":"F","assessment_date":"2025-01-02","doses":[{"date":"2025-01-01","cvx":"08","volume_ml":-1}]}"#,
+        "\n",
+    );
+    let mut out = Vec::new();
+    let stats = run(&engine, input.as_bytes(), &mut out).expect("io");
+    assert_eq!((stats.ok, stats.errors), (1, 1));
+    let text = String::from_utf8(out).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    let p: OutPatient = serde_json::from_str(lines[0]).expect("patient line");
+    let hepb = p
+        .vaccine_groups
+        .iter()
+        .find(|g| g.name == "HepB")
+        .expect("HepB");
+    let e = &hepb.evaluations[0];
+    assert_eq!((e.status.as_str(), e.reason.as_deref()), ("Valid", None));
+    assert_eq!(e.reasons, vec!["Less than recommended volume".to_string()]);
+    assert_eq!(hepb.forecast.as_ref().expect("dose 2").dose_number, 2);
+    let e: OutError = serde_json::from_str(lines[1]).expect("error line");
+    assert!(e.error.contains("volume"), "{}", e.error);
+}
