@@ -78,7 +78,12 @@ pub struct Disclosure {
 }
 
 /// Actions that show a person's data to the actor.
-const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent"];
+const DISCLOSING_ACTIONS: &[&str] = &[
+    "search",
+    "read_record",
+    "read_consent",
+    "issue_record_document",
+];
 
 impl Registry {
     /// Writes an anchor for the current chain head (administrators); returns

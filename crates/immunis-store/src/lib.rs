@@ -12,6 +12,7 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
+mod tx_documents;
 mod tx_identity;
 mod tx_linkage;
 
@@ -27,6 +28,7 @@ pub use tx::{
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
+pub use tx_documents::{ConsumerCode, ConsumerSession, SigningKeyRecord};
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never

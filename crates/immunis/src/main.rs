@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod commands;
+mod documents;
 mod linkage;
 mod security;
 
@@ -61,6 +62,8 @@ enum Command {
         demo: bool,
         #[command(flatten)]
         tls: security::TlsArgs,
+        #[command(flatten)]
+        docs: documents::DocumentArgs,
     },
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
@@ -118,6 +121,11 @@ enum Command {
     Facility {
         #[command(subcommand)]
         action: FacilityCommand,
+    },
+    /// SMART Health Card signing keys: rotate, list, retire.
+    Key {
+        #[command(subcommand)]
+        action: documents::KeyCommand,
     },
     /// Audit trail tools.
     Audit {
@@ -286,7 +294,9 @@ fn main() -> std::process::ExitCode {
             mllp_allow_plaintext,
             demo,
             tls,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls),
+            docs,
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls, docs),
+        Command::Key { action } => documents::key(action),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
         Command::Synth {
