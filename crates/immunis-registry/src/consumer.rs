@@ -350,11 +350,7 @@ impl Registry {
             }
             Ok(())
         })?;
-        Ok(if found.len() == 1 {
-            found.pop()
-        } else {
-            None
-        })
+        Ok(if found.len() == 1 { found.pop() } else { None })
     }
 
     /// A request for a record. Whatever the outcome, the answer (and its
@@ -388,7 +384,12 @@ impl Registry {
             client_addr,
         };
         if !self.identity_allowed(identity, &policy) {
-            let mut audit = audit_entry(&actor, "consumer_request", Purpose::SelfAccess, "rate_limited");
+            let mut audit = audit_entry(
+                &actor,
+                "consumer_request",
+                Purpose::SelfAccess,
+                "rate_limited",
+            );
             audit.detail = Some("too many requests for the same details".into());
             self.append_audit(audit).await?;
             tokio::time::sleep_until(started + policy.response_floor).await;
@@ -406,7 +407,8 @@ impl Registry {
                 let code = format!("{:06}", OsRng.next_u32() % 1_000_000);
                 let code_hash = sha_hex(&[handle.as_bytes(), code.as_bytes()]);
                 let request_hash = sha_hex(&[handle.as_bytes()]);
-                let expires = now_millis() + i64::try_from(policy.code_ttl.as_millis()).unwrap_or(600_000);
+                let expires =
+                    now_millis() + i64::try_from(policy.code_ttl.as_millis()).unwrap_or(600_000);
                 audit.patient_ids = vec![pid];
                 audit.detail = Some(format!("matched; code sent by {}", kind.as_str()));
                 let k = kind.as_str();

@@ -76,7 +76,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -216,7 +216,12 @@ impl Registry {
             }
         };
         let jwk = key.public().to_json().to_string();
-        let mut audit = audit_entry(actor, "rotate_signing_key", Purpose::Administration, "allow");
+        let mut audit = audit_entry(
+            actor,
+            "rotate_signing_key",
+            Purpose::Administration,
+            "allow",
+        );
         audit.detail = Some(format!(
             "kid {kid}{}",
             if settings.key_encryption_key.is_some() {
@@ -242,7 +247,12 @@ impl Registry {
                 "the active key cannot be retired; rotate first".into(),
             ));
         }
-        let mut audit = audit_entry(actor, "retire_signing_key", Purpose::Administration, "allow");
+        let mut audit = audit_entry(
+            actor,
+            "retire_signing_key",
+            Purpose::Administration,
+            "allow",
+        );
         audit.detail = Some(format!("kid {kid}"));
         let k = kid.to_string();
         self.writer.run_blocking(move |tx| {
@@ -251,7 +261,10 @@ impl Registry {
         })
     }
 
-    pub fn list_signing_keys(&self, actor: &Actor) -> Result<Vec<SigningKeySummary>, RegistryError> {
+    pub fn list_signing_keys(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<SigningKeySummary>, RegistryError> {
         self.require_admin(actor)?;
         let keys = self.signing_key_records()?;
         let active_kid = active(&keys).map(|k| k.kid.clone());
@@ -459,13 +472,13 @@ impl Registry {
         };
         audit.patient_ids = vec![rec.id];
         let doc = self.record_document(&rec, &facilities, today);
-        let issuer = self
-            .document_settings()
-            .public_url
-            .ok_or_else(|| RegistryError::Invalid("the registry's public URL is not configured".into()))?;
+        let issuer = self.document_settings().public_url.ok_or_else(|| {
+            RegistryError::Invalid("the registry's public URL is not configured".into())
+        })?;
         let key = self.signing_key()?;
-        let card = immunis_documents::health_card(&doc, &key, issuer.trim_end_matches('/'), now_unix)
-            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let card =
+            immunis_documents::health_card(&doc, &key, issuer.trim_end_matches('/'), now_unix)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
         if !card.detail.lot_number || !card.detail.performer {
             if let Some(d) = audit.detail.as_mut() {
                 d.push_str("; optional fields left out to fit one QR code");
@@ -504,7 +517,14 @@ impl Registry {
         now_unix: i64,
     ) -> Result<String, RegistryError> {
         let (_, card) = self
-            .issue(actor, purpose, id, today, now_unix, DocumentKind::SmartHealthCard)
+            .issue(
+                actor,
+                purpose,
+                id,
+                today,
+                now_unix,
+                DocumentKind::SmartHealthCard,
+            )
             .await?;
         Ok(immunis_documents::health_card_file(&card.jws))
     }

@@ -15,9 +15,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use immunis_registry::Purpose;
 use immunis_registry::consumer::{RecordRequest, RequestOutcome};
 use immunis_registry::AuthError;
+use immunis_registry::Purpose;
 use maud::{html, Markup, DOCTYPE};
 
 use crate::documents::{card_response, clock, pdf_response, registry_problem};
@@ -124,13 +124,19 @@ async fn post_request(
     if !limit.hit(peer.ip()) {
         return too_many();
     }
-    let field = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let field = |k: &str| {
+        form.get(k)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let Ok(birth_date) = chrono::NaiveDate::parse_from_str(&field("birth_date"), "%Y-%m-%d") else {
         return html_response(
             StatusCode::BAD_REQUEST,
             page(
                 "Get your immunization record",
-                request_form(Some("Please enter the date of birth as a date (YYYY-MM-DD).")),
+                request_form(Some(
+                    "Please enter the date of birth as a date (YYYY-MM-DD).",
+                )),
             ),
         );
     };
@@ -160,7 +166,10 @@ async fn post_request(
             tracing::error!("consumer request failed: {e}");
             html_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                page("Please try again later", html! { p { "The registry could not answer." } }),
+                page(
+                    "Please try again later",
+                    html! { p { "The registry could not answer." } },
+                ),
             )
         }
     }
@@ -234,15 +243,15 @@ fn session(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<(immunis_registry::Actor, immunis_model::PatientId), Response> {
+) -> Result<(immunis_registry::Actor, immunis_model::PatientId), Box<Response>> {
     let expired = || {
-        html_response(
+        Box::new(html_response(
             StatusCode::UNAUTHORIZED,
             page(
                 "Your session ended",
                 html! { p { "For your privacy the session ends after a few minutes. " a href="/my-record" { "Ask for a new code" } "." } },
             ),
-        )
+        ))
     };
     let token = cookie_token(headers).ok_or_else(expired)?;
     state
@@ -262,7 +271,7 @@ async fn get_view(
 ) -> Response {
     let (actor, pid) = match session(&state, &headers, peer) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rec = match state
         .registry
@@ -309,7 +318,7 @@ async fn get_pdf(
 ) -> Response {
     let (actor, pid) = match session(&state, &headers, peer) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (today, now) = clock();
     match state
@@ -329,7 +338,7 @@ async fn get_card(
 ) -> Response {
     let (actor, pid) = match session(&state, &headers, peer) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (today, now) = clock();
     match state
@@ -351,7 +360,9 @@ async fn post_logout(State(state): State<AppState>, headers: HeaderMap) -> Respo
     let mut r = Redirect::to("/my-record").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("immunis_my_record=; Path=/my-record; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "immunis_my_record=; Path=/my-record; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     r
 }

@@ -42,13 +42,13 @@ fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<Actor, Response> {
+) -> Result<Actor, Box<Response>> {
     let Some(token) = bearer(headers) else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::UNAUTHORIZED,
             "Authentication required",
             "send an OAuth2 bearer token or a session token",
-        ));
+        )));
     };
     let addr = Some(peer.to_string());
     match state.registry.token_actor(token, addr.clone()) {
@@ -56,8 +56,8 @@ fn authenticate(
         Err(AuthError::BadCredentials) => state
             .registry
             .session_actor(token, addr)
-            .map_err(|e| auth_problem(&e)),
-        Err(e) => Err(auth_problem(&e)),
+            .map_err(|e| Box::new(auth_problem(&e))),
+        Err(e) => Err(Box::new(auth_problem(&e))),
     }
 }
 
@@ -92,7 +92,10 @@ pub(crate) fn pdf_response(bytes: Vec<u8>, id: i64) -> Response {
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_str(&format!(
@@ -110,7 +113,10 @@ pub(crate) fn card_response(file: String, id: i64) -> Response {
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(SHC_CONTENT_TYPE)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(SHC_CONTENT_TYPE),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_str(&format!(
@@ -132,7 +138,7 @@ async fn get_pdf(
 ) -> Response {
     let actor = match authenticate(&state, &headers, peer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (today, now) = clock();
     match state
@@ -159,7 +165,7 @@ async fn get_card(
 ) -> Response {
     let actor = match authenticate(&state, &headers, peer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (today, now) = clock();
     match state

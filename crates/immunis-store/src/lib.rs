@@ -25,10 +25,10 @@ pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
 };
+pub use tx_documents::{ConsumerCode, ConsumerSession, SigningKeyRecord};
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
-pub use tx_documents::{ConsumerCode, ConsumerSession, SigningKeyRecord};
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never

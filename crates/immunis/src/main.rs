@@ -63,7 +63,7 @@ enum Command {
         #[command(flatten)]
         tls: security::TlsArgs,
         #[command(flatten)]
-        docs: documents::DocumentArgs,
+        docs: Box<documents::DocumentArgs>,
     },
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
@@ -295,7 +295,7 @@ fn main() -> std::process::ExitCode {
             demo,
             tls,
             docs,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls, docs),
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls, *docs),
         Command::Key { action } => documents::key(action),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
