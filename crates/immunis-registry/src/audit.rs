@@ -78,7 +78,13 @@ pub struct Disclosure {
 }
 
 /// Actions that show a person's data to the actor.
-const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent", "reminder_recall"];
+const DISCLOSING_ACTIONS: &[&str] = &[
+    "search",
+    "read_record",
+    "read_consent",
+    "issue_record_document",
+    "reminder_recall",
+];
 
 impl Registry {
     /// Writes an anchor for the current chain head (administrators); returns

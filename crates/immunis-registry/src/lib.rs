@@ -9,7 +9,9 @@ pub mod auth;
 pub mod backup;
 pub mod consent;
 pub mod consolidate;
+pub mod consumer;
 pub mod dedup;
+pub mod documents;
 pub mod extract;
 pub mod forecast;
 pub mod hl7;
@@ -36,6 +38,7 @@ pub use audit::{Anchor, AuditVerification, Disclosure};
 pub use auth::AuthError;
 pub use backup::SnapshotInfo;
 pub use dedup::DedupSummary;
+pub use documents::{DocumentSettings, SigningKeySummary};
 pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
 pub use immunis_store::{ConsentEvent, ConsentKind};
 pub use ingest::{DoseOutcome, IngestOutcome};
@@ -84,6 +87,8 @@ pub struct Registry {
     auth_cache: auth::CredentialCache,
     facility_cache: auth::FacilityCache,
     grants: identity::Grants,
+    documents: documents::Documents,
+    consumer: consumer::ConsumerState,
     /// Only the audit benchmark turns this off (to measure the audit's cost).
     audit_enabled: Arc<AtomicBool>,
 }
@@ -130,6 +135,8 @@ impl Registry {
             auth_cache: auth::CredentialCache::default(),
             facility_cache: auth::FacilityCache::default(),
             grants: identity::Grants::default(),
+            documents: documents::Documents::default(),
+            consumer: consumer::ConsumerState::default(),
             audit_enabled: Arc::new(AtomicBool::new(true)),
         }))
     }

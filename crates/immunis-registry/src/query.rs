@@ -83,9 +83,19 @@ pub(crate) fn patient_context(
             });
         }
         (Role::Person, _) => {
-            ctx.is_self = tx
-                .find_user(&actor.subject)?
-                .is_some_and(|u| !u.disabled && u.person_patient_id == Some(id));
+            ctx.is_self = match actor.subject.strip_prefix("consumer:") {
+                // A consumer session (one-time code, "My immunization record"):
+                // live, and bound to this record or one merged into it.
+                Some(sid) => match tx.find_consumer_session(None, Some(sid))? {
+                    Some(s) if s.expires_at > immunis_store::now_millis() => {
+                        tx.root_of(s.patient_id)? == id
+                    }
+                    _ => false,
+                },
+                None => tx
+                    .find_user(&actor.subject)?
+                    .is_some_and(|u| !u.disabled && u.person_patient_id == Some(id)),
+            };
         }
         _ => {}
     }

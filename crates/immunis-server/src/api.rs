@@ -122,7 +122,7 @@ pub(crate) async fn post_session(
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     v.strip_prefix("Bearer ")
         .or_else(|| v.strip_prefix("bearer "))
@@ -196,7 +196,7 @@ pub(crate) async fn get_patient(
     }
 }
 
-fn auth_problem(e: &AuthError) -> Response {
+pub(crate) fn auth_problem(e: &AuthError) -> Response {
     match e {
         AuthError::Expired => problem(
             StatusCode::UNAUTHORIZED,

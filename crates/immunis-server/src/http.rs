@@ -140,6 +140,7 @@ fn router(state: AppState, portal: immunis_web::PortalConfig) -> Router {
         .route("/oauth/token", post(crate::api::post_token))
         .route("/session", post(crate::api::post_session))
         .route("/api/v0/patients/:id", get(crate::api::get_patient))
+        .merge(crate::documents::routes().merge(crate::consumer::routes()))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod consumer;
+pub mod documents;
 pub mod http;
 pub mod limit;
 pub mod mllp;

@@ -13,6 +13,7 @@ pub mod pg;
 pub mod sqlite;
 mod tx;
 mod tx_grants;
+mod tx_documents;
 mod tx_identity;
 mod tx_linkage;
 mod tx_portal;
@@ -27,6 +28,7 @@ pub use tx::{
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
 };
 pub use tx_grants::GrantRecord;
+pub use tx_documents::{ConsumerCode, ConsumerSession, SigningKeyRecord};
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };

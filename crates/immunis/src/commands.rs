@@ -41,6 +41,7 @@ pub fn serve(
     allow_plaintext: bool,
     demo: bool,
     tls: crate::security::TlsArgs,
+    docs: crate::documents::DocumentArgs,
 ) -> Result<ExitCode> {
     let mut options = tls.options(http, mllp)?;
     options.allow_plaintext_mllp = allow_plaintext;
@@ -61,6 +62,7 @@ pub fn serve(
             crate::commands::demo::prepare(&registry).await?;
         }
         let server = immunis_server::start(registry.clone(), options).await?;
+        docs.apply(&registry, &format!("{scheme}://{}", server.http_addr))?;
         eprintln!(
             "immunis: serving ({} backend) — HTTP on {scheme}://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7, POST /oauth/token), MLLP on {} ({mllp_kind})",
             registry.backend(),

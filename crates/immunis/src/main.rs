@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod backup;
 mod bench;
 mod commands;
+mod documents;
 mod linkage;
 mod recall;
 mod security;
@@ -63,6 +64,8 @@ enum Command {
         demo: bool,
         #[command(flatten)]
         tls: security::TlsArgs,
+        #[command(flatten)]
+        docs: Box<documents::DocumentArgs>,
     },
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
@@ -127,6 +130,10 @@ enum Command {
     Backup {
         #[command(subcommand)]
         action: backup::BackupCommand,
+    /// SMART Health Card signing keys: rotate, list, retire.
+    Key {
+        #[command(subcommand)]
+        action: documents::KeyCommand,
     },
     /// Audit trail tools.
     Audit {
@@ -295,7 +302,9 @@ fn main() -> std::process::ExitCode {
             mllp_allow_plaintext,
             demo,
             tls,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls),
+            docs,
+        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls, *docs),
+        Command::Key { action } => documents::key(action),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),
         Command::Synth {
