@@ -12,8 +12,8 @@ mod migrate;
 pub mod pg;
 pub mod sqlite;
 mod tx;
-mod tx_grants;
 mod tx_documents;
+mod tx_grants;
 mod tx_identity;
 mod tx_linkage;
 mod tx_portal;
@@ -27,8 +27,8 @@ pub use tx::{
     AuditEntry, AuditRecord, EventStatus, JournalEntry, JournalRecord, NewEvent, StoredEvent,
     StoredObservation, StoredPatient, SubmitterCredential, Tx,
 };
-pub use tx_grants::GrantRecord;
 pub use tx_documents::{ConsumerCode, ConsumerSession, SigningKeyRecord};
+pub use tx_grants::GrantRecord;
 pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };

@@ -68,7 +68,8 @@ impl PortalConfig {
 pub(crate) struct Portal {
     pub registry: Arc<Registry>,
     pub config: PortalConfig,
-    /// Key for CSRF tokens (random per process: a restart ends sessions anyway).
+    /// Key for CSRF tokens (random per process: after a restart sessions go
+    /// on, but a form opened before it must be reloaded).
     csrf_key: Arc<[u8; 32]>,
 }
 
@@ -296,6 +297,11 @@ pub fn router(registry: Arc<Registry>, config: PortalConfig) -> Router {
         )
         .route("/patients/:id", get(patients::chart))
         .route("/patients/:id/print", get(patients::print))
+        .route("/patients/:id/record.pdf", get(patients::record_pdf))
+        .route(
+            "/patients/:id/record.smart-health-card",
+            get(patients::record_card),
+        )
         .route(
             "/patients/:id/doses/new",
             get(patients::dose_page).post(patients::record_dose),

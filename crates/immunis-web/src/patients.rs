@@ -1556,3 +1556,76 @@ pub(crate) async fn set_lot_active(
         Err(e) => error_page(Some(&s), &e),
     }
 }
+
+/// The official record as PDF, or as a SMART Health Card file: the same
+/// registry services as `GET /api/v0/patients/{id}/record.*` (access
+/// decision, visible doses only, signed, audited as a disclosure).
+async fn record_document(
+    p: Portal,
+    headers: HeaderMap,
+    ci: Option<ConnectInfo<SocketAddr>>,
+    id: i64,
+    pdf: bool,
+) -> Response {
+    let s = match p.session(&headers, &ci) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (t, now) = (today(), chrono::Utc::now().timestamp());
+    let purpose = s.actor.role.default_purpose();
+    let (bytes, content_type, disposition) = if pdf {
+        match p
+            .registry
+            .official_record_pdf(&s.actor, purpose, PatientId(id), t, now)
+            .await
+        {
+            Ok(b) => (
+                b,
+                "application/pdf",
+                format!("inline; filename=\"immunization-record-{id}.pdf\""),
+            ),
+            Err(e) => return error_page(Some(&s), &e),
+        }
+    } else {
+        match p
+            .registry
+            .health_card_file(&s.actor, purpose, PatientId(id), t, now)
+            .await
+        {
+            Ok(f) => (
+                f.into_bytes(),
+                "application/smart-health-card",
+                format!("attachment; filename=\"immunization-record-{id}.smart-health-card\""),
+            ),
+            Err(e) => return error_page(Some(&s), &e),
+        }
+    };
+    let mut res = (StatusCode::OK, bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(content_type),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&disposition) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+pub(crate) async fn record_pdf(
+    State(p): State<Portal>,
+    ci: Option<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    record_document(p, headers, ci, id, true).await
+}
+
+pub(crate) async fn record_card(
+    State(p): State<Portal>,
+    ci: Option<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    record_document(p, headers, ci, id, false).await
+}

@@ -700,3 +700,45 @@ async fn an_idle_session_expires_with_a_message() {
     let p = b.get("/portal/login?expired=1").await;
     assert!(p.body.contains("inactivity"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chart_links_to_the_official_record_as_pdf_and_health_card() {
+    let h = harness().await;
+    h.reg
+        .set_document_settings(immunis_registry::DocumentSettings {
+            public_url: Some("https://iis.example.org".into()),
+            ..Default::default()
+        });
+    let base = format!("/portal/patients/{}", h.patient.0);
+    let mut a = logged_in(&h, "nurse-a").await;
+    let chart = a.get(&base).await;
+    assert!(chart.body.contains(&format!("{base}/record.pdf")));
+    let pdf = a.get(&format!("{base}/record.pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert!(pdf.body.starts_with("%PDF-"), "a PDF document");
+    let card = a.get(&format!("{base}/record.smart-health-card")).await;
+    assert_eq!(card.status, StatusCode::OK);
+    assert!(
+        card.body.contains("\"verifiableCredential\""),
+        "{}",
+        card.body
+    );
+    // A provider who may not see the person gets no document either.
+    h.reg
+        .record_consent(
+            &console_admin(),
+            h.patient,
+            ConsentKind::ObjectionFiled,
+            None,
+            None,
+        )
+        .expect("objection");
+    let mut c = logged_in(&h, "nurse-c").await;
+    let p = c.get(&format!("{base}/record.pdf")).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(!p.body.starts_with("%PDF-"));
+    // Without a session: the login page, not a document.
+    let mut anon = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = anon.get(&format!("{base}/record.smart-health-card")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+}

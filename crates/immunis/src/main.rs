@@ -130,6 +130,7 @@ enum Command {
     Backup {
         #[command(subcommand)]
         action: backup::BackupCommand,
+    },
     /// SMART Health Card signing keys: rotate, list, retire.
     Key {
         #[command(subcommand)]
