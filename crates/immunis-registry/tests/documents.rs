@@ -168,9 +168,10 @@ async fn consumer_codes_sessions_and_key_rotation() {
     reg.set_code_channel(Arc::new(OutboxChannel {
         dir: outbox.clone(),
     }));
-    let mut policy = immunis_registry::consumer::ConsumerPolicy::default();
-    policy.response_floor = std::time::Duration::from_millis(50);
-    reg.set_consumer_policy(policy);
+    reg.set_consumer_policy(immunis_registry::consumer::ConsumerPolicy {
+        response_floor: std::time::Duration::from_millis(50),
+        ..Default::default()
+    });
     let dob = NaiveDate::from_ymd_opt(2023, 2, 14).expect("date");
     let files = || {
         std::fs::read_dir(&outbox)
