@@ -28,7 +28,7 @@ const CHROMIUM_FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-let server, dataDir, base, browser, nurse, admin;
+let server, dataDir, base, browser, nurse, admin, outbox;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -131,8 +131,10 @@ before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'immunis-browser-'));
   const [http, mllp] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${http}`;
+  outbox = path.join(dataDir, 'outbox');
   server = spawn(BIN, ['serve', '--demo', '--data-dir', path.join(dataDir, 'data'),
-    '--http', `127.0.0.1:${http}`, '--mllp', `127.0.0.1:${mllp}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--http', `127.0.0.1:${http}`, '--mllp', `127.0.0.1:${mllp}`, '--code-outbox', outbox],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   server.stderr.on('data', (d) => { log += d; });
   server.on('exit', (code) => { if (code) console.error(`server exited ${code}:\n${log}`); });
@@ -270,5 +272,58 @@ test('administrator pages are accessible', async () => {
   await page.getByRole('button', { name: 'Add the user' }).click();
   await page.getByText('User frontdesk created').waitFor();
   assert.match(await page.locator('dd.secret').first().innerText(), /\S{12,}/);
+  await page.context().close();
+});
+
+test('a parent gets the record with a one-time code (My immunization record)', async () => {
+  // A synthetic demo person with a phone on file, from the reminder/recall CSV.
+  const csv = cli(['recall', '--data-dir', path.join(dataDir, 'data'), '--due-within-days', '36500']);
+  const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','));
+  const people = new Map();
+  for (const r of rows) {
+    if (r[10] && !r.some((c) => c.includes('"'))) people.set(r[0], r);
+  }
+  const counts = new Map();
+  for (const r of people.values()) {
+    const k = `${r[1]}|${r[2]}|${r[3]}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const person = [...people.values()].find((r) => counts.get(`${r[1]}|${r[2]}|${r[3]}`) === 1);
+  assert.ok(person, 'a demo person with a phone number');
+  const [, family, given, birth, , , , , , , phone] = person;
+
+  const page = await tabletPage();
+  await page.goto(`${base}/my-record`);
+  await accessible(page, 'consumer-request');
+  await page.getByLabel('Given (first) name').fill(given);
+  await page.getByLabel('Family (last) name').fill(family);
+  await page.getByLabel('Date of birth').fill(birth);
+  await page.getByLabel('Mobile phone number or e-mail address on file').fill(phone);
+  const before = fs.existsSync(outbox) ? fs.readdirSync(outbox) : [];
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.getByText('If the details match a record, we sent a one-time code').waitFor();
+  await accessible(page, 'consumer-code');
+  await shot(page, '08-consumer-code');
+  let sent = [];
+  for (let i = 0; i < 50 && sent.length === 0; i++) {
+    sent = (fs.existsSync(outbox) ? fs.readdirSync(outbox) : []).filter((f) => !before.includes(f));
+    if (!sent.length) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(sent.length, 1, 'one code sent');
+  const code = /\b(\d{6})\b/.exec(JSON.parse(fs.readFileSync(path.join(outbox, sent[0]), 'utf8')).body)[1];
+  await page.getByLabel('One-time code (6 digits)').fill(code);
+  await page.getByRole('button', { name: 'Show my record' }).click();
+  await page.getByRole('link', { name: 'Download the official record (PDF)' }).waitFor();
+  await accessible(page, 'consumer-record');
+  await shot(page, '09-consumer-record');
+  const pdf = await page.request.get(`${base}/my-record/record.pdf`);
+  assert.equal(pdf.status(), 200);
+  assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
+  const card = await page.request.get(`${base}/my-record/record.smart-health-card`);
+  assert.equal(card.status(), 200);
+  assert.ok(JSON.parse(await card.text()).verifiableCredential.length === 1);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  const after = await page.request.get(`${base}/my-record/record.pdf`);
+  assert.notEqual(after.status(), 200, 'signed out: no more record');
   await page.context().close();
 });

@@ -8,7 +8,8 @@
 //! (`patient_record`, consent state + policy + consolidation + audit) of
 //! every person, five times over, IN_FLIGHT at a time. HL7 query: a QBP Z34
 //! for the person of every other message, IN_FLIGHT at a time. CPU time per
-//! operation (from /proc/self/stat) is printed beside the rates.
+//! operation (from /proc/self/stat) is printed beside the rates. Chart: the
+//! record read plus CDSi evaluation and forecast (`portal_chart`).
 //!
 //!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT]
 
@@ -29,6 +30,8 @@ struct Run {
     queries: usize,
     query_secs: f64,
     query_cpu: f64,
+    chart_secs: f64,
+    chart_cpu: f64,
 }
 
 /// CPU seconds (user + system) this process has used, from /proc/self/stat
@@ -117,6 +120,24 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     }
     let read_secs = start.elapsed().as_secs_f64();
     let read_cpu = cpu_secs() - cpu0;
+    // The chart: the same reads plus the CDSi evaluation and forecast (what
+    // the portal chart and a record with its forecast cost).
+    let cpu0 = cpu_secs();
+    let start = Instant::now();
+    for chunk in ids.chunks(inflight) {
+        let mut tasks = Vec::with_capacity(chunk.len());
+        for &id in chunk {
+            let (reg, actor): (Arc<Registry>, _) = (reg.clone(), reader.clone());
+            tasks.push(tokio::spawn(async move {
+                let _ = reg.portal_chart(&actor, PatientId(id), today).await;
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
+    let chart_secs = start.elapsed().as_secs_f64();
+    let chart_cpu = cpu_secs() - cpu0;
     // QBP Z34 for the person of every other message (the HL7 query path:
     // the query and its response are journaled in the same commit as the
     // audit entry).
@@ -147,6 +168,8 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let query_secs = start.elapsed().as_secs_f64();
     let query_cpu = cpu_secs() - cpu0;
     Run {
+        chart_secs,
+        chart_cpu,
         queries: queries.len(),
         query_secs,
         query_cpu,
@@ -166,8 +189,8 @@ async fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let inflight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     println!("{people} people, {rounds} rounds, {inflight} requests in flight");
-    let mut on = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    let mut off = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut on = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut off = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for round in 0..rounds {
         for audit in [true, false] {
             let r = run(audit, people, inflight).await;
@@ -193,6 +216,15 @@ async fn main() {
             slot.3 += r.read_cpu / r.reads as f64;
             slot.4 += r.query_secs / r.queries as f64;
             slot.5 += r.query_cpu / r.queries as f64;
+            slot.6 += r.chart_secs / r.reads as f64;
+            slot.7 += r.chart_cpu / r.reads as f64;
+            println!(
+                "             charts {} in {:.2}s = {:.0} charts/s ({:.0} µs CPU/chart)",
+                r.reads,
+                r.chart_secs,
+                r.reads as f64 / r.chart_secs,
+                r.chart_cpu / r.reads as f64 * 1e6,
+            );
             println!(
                 "             Z34 queries {} in {:.2}s = {:.0} queries/s ({:.0} µs CPU/query)",
                 r.queries,
@@ -229,6 +261,15 @@ async fn main() {
         on.3 / rounds as f64 * 1e6,
         off.3 / rounds as f64 * 1e6,
         (on.3 / off.3 - 1.0) * 100.0
+    );
+    println!(
+        "mean charts: audit on {:.0} charts/s, off {:.0} charts/s, overhead {:.1}%; CPU per chart on {:.0} µs, off {:.0} µs ({:+.1}%)",
+        rate(on.6),
+        rate(off.6),
+        (on.6 / off.6 - 1.0) * 100.0,
+        on.7 / rounds as f64 * 1e6,
+        off.7 / rounds as f64 * 1e6,
+        (on.7 / off.7 - 1.0) * 100.0
     );
     println!(
         "CPU per Z34: on {:.0} µs, off {:.0} µs ({:+.1}%)",
