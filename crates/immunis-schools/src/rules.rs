@@ -315,9 +315,11 @@ impl Rules {
             "recommended" => InProgressRule::Recommended,
             "past_due" => InProgressRule::PastDue,
             "never" => InProgressRule::Never,
-            other => return Err(RulesError::Invalid(format!(
+            other => {
+                return Err(RulesError::Invalid(format!(
                 "settings.in_progress: {other:?} is not earliest, recommended, past_due or never"
-            ))),
+            )))
+            }
         };
         let school_year_start = s
             .school_year_start

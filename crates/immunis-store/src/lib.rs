@@ -14,6 +14,7 @@ pub mod sqlite;
 mod tx;
 mod tx_identity;
 mod tx_linkage;
+mod tx_school;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use tx_identity::{
     ConsentEvent, ConsentKind, NewConsentEvent, NewUser, OAuthClientRecord, UserRecord,
 };
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
+pub use tx_school::{NewSchoolExemption, RosterEntry, SchoolExemptionRecord};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
 /// carries patient data.

@@ -22,6 +22,10 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         sql: include_str!("../migrations/sqlite/0003_security.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/sqlite/0005_school.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -36,6 +40,10 @@ pub const POSTGRES: &[Migration] = &[
     Migration {
         version: 3,
         sql: include_str!("../migrations/postgres/0003_security.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/postgres/0005_school.sql"),
     },
 ];
 
