@@ -78,7 +78,7 @@ pub struct Disclosure {
 }
 
 /// Actions that show a person's data to the actor.
-const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent"];
+const DISCLOSING_ACTIONS: &[&str] = &["search", "read_record", "read_consent", "school_report"];
 
 impl Registry {
     /// Writes an anchor for the current chain head (administrators); returns
