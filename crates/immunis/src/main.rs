@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod commands;
 mod linkage;
+mod school;
 mod security;
 
 use std::net::SocketAddr;
@@ -174,6 +175,11 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
         id: i64,
+    },
+    /// School nurse view: roster grades, exemptions, compliance report (CSV).
+    School {
+        #[command(subcommand)]
+        action: school::SchoolCommand,
     },
 }
 
@@ -355,6 +361,7 @@ fn main() -> std::process::ExitCode {
             absorb,
         } => linkage::merge(store, keep, absorb),
         Command::Unmerge { store, id } => linkage::unmerge(store, id),
+        Command::School { action } => school::school(action),
     };
     match result {
         Ok(code) => code,
