@@ -49,11 +49,22 @@ def test_school_roster_report_csv(tmp_path):
     for pid, bd in people:
         age = age_on(datetime.date.fromisoformat(bd), TODAY)
         if 5 <= age <= 17:
-            grade = "K" if age == 5 else str(age - 5)
-            run_cli("school", "roster", "add", "--data-dir", data, "--org", SCHOOL, "--patient", str(pid),
-                    "--grade", grade, "--school-year", "2025-26")
-            roster[str(pid)] = grade
+            roster[str(pid)] = "K" if age == 5 else str(age - 5)
     assert len(roster) >= 20, f"too few school-age people in the sample: {len(roster)}"
+    # A few one by one, the rest from a CSV file.
+    ids = sorted(roster, key=int)
+    for pid in ids[:3]:
+        run_cli("school", "roster", "add", "--data-dir", data, "--org", SCHOOL, "--patient", pid,
+                "--grade", roster[pid], "--school-year", "2025-26")
+    listing = tmp_path / "roster.csv"
+    listing.write_text("patient_id,grade\n" + "".join(f"{p},{roster[p]}\n" for p in ids[3:]))
+    out = run_cli("school", "roster", "import", "--data-dir", data, "--org", SCHOOL, "--school-year",
+                  "2025-26", str(listing)).stdout
+    assert f"{len(ids) - 3} students" in out
+    broken = tmp_path / "broken.csv"
+    broken.write_text("patient_id,grade\n1,K\nseven,7\n")
+    assert "broken.csv:3" in fails("school", "roster", "import", "--data-dir", data, "--org", SCHOOL,
+                                   str(broken))
 
     rows = report_csv(data)
     assert len(rows) == len(roster)

@@ -90,6 +90,17 @@ pub enum RosterCommand {
         #[arg(long)]
         school_year: Option<String>,
     },
+    /// Add many students from a CSV file with the columns `patient_id,grade`
+    /// (a header line is optional); stops at the first bad line.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        school_year: Option<String>,
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +169,44 @@ pub fn school(cmd: SchoolCommand) -> Result<ExitCode> {
                 year,
             )?;
             println!("patient {patient} is in grade {grade} at {org}");
+        }
+        SchoolCommand::Roster {
+            action:
+                RosterCommand::Import {
+                    store,
+                    org,
+                    school_year: year,
+                    file,
+                },
+        } => {
+            let year = school_year(year.as_deref())?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut entries = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || (i == 0 && line.starts_with("patient")) {
+                    continue;
+                }
+                let parsed = line.split_once(',').and_then(|(p, g)| {
+                    let p = p.trim().parse::<i64>().ok()?;
+                    Some((p, Grade::parse(g.trim()).ok()?))
+                });
+                let Some(entry) = parsed else {
+                    bail!(
+                        "{}:{}: expected `patient_id,grade`, got {line:?}",
+                        file.display(),
+                        i + 1
+                    );
+                };
+                entries.push(entry);
+            }
+            let reg = open_registry(&store)?;
+            for (p, g) in &entries {
+                reg.set_school_grade(&admin, &org, PatientId(*p), g, year)
+                    .with_context(|| format!("patient {p}"))?;
+            }
+            println!("{} students on the roster of {org}", entries.len());
         }
         SchoolCommand::Exemption {
             action:
