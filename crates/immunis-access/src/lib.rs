@@ -117,6 +117,11 @@ pub enum Action {
     DeidentifiedExtract,
     /// Manage organizations, users, facilities, consent, merges.
     Administer,
+    /// A school's own records about a rostered student: the grade on the
+    /// roster, exemption certificates the nurse files. Discloses nothing from
+    /// the registry, so an objection does not stop it; putting someone *on*
+    /// a roster stays with administrators (it would grant access).
+    MaintainSchoolRecords,
 }
 
 impl Action {
@@ -128,6 +133,7 @@ impl Action {
             Action::RecordConsent => "record_consent",
             Action::DeidentifiedExtract => "deidentified_extract",
             Action::Administer => "administer",
+            Action::MaintainSchoolRecords => "maintain_school_records",
         }
     }
 }
@@ -154,8 +160,9 @@ pub enum Decision {
     /// Under an objection to data sharing a provider sees only what its own
     /// organization gave (105 CMR 222).
     AllowOwnOrganizationOnly,
-    /// Schools see the school-entry data only: name, birth date, sex and the
-    /// vaccinations (no contacts, guardians, observations or refusals).
+    /// Schools see the school-entry data only: name, birth date, sex, the
+    /// vaccinations and evidence of immunity (no contacts, guardians, other
+    /// observations or refusals).
     AllowSchoolEntryOnly,
     Deny(&'static str),
 }
@@ -196,6 +203,20 @@ pub fn decide(
     match (actor.role, action) {
         (Role::RegistryAdmin, _) => Decision::Allow,
         (_, Action::Administer) => Decision::Deny("only registry administrators administer"),
+        (Role::School, Action::MaintainSchoolRecords) => {
+            if purpose != Purpose::SchoolEntry {
+                Decision::Deny("school access is for school entry")
+            } else if actor.organization.is_none() {
+                Decision::Deny("school user belongs to no organization")
+            } else if known && !ctx.on_roster {
+                Decision::Deny("the person is not on the school's roster")
+            } else {
+                Decision::Allow
+            }
+        }
+        (_, Action::MaintainSchoolRecords) => {
+            Decision::Deny("only the school and the registry keep school records")
+        }
         (role, Action::SubmitRecord | Action::RecordConsent) if is_provider(role) => {
             if actor.organization.is_none() {
                 Decision::Deny("submitter belongs to no organization")
@@ -411,6 +432,52 @@ mod tests {
             None
         )
         .is_denied());
+    }
+
+    #[test]
+    fn schools_maintain_their_rostered_students_records_only() {
+        let school = actor(Role::School);
+        let rostered = PatientContext {
+            on_roster: true,
+            ..Default::default()
+        };
+        let objected = PatientContext {
+            on_roster: true,
+            objection_active: true,
+            ..Default::default()
+        };
+        let a = Action::MaintainSchoolRecords;
+        let p = Purpose::SchoolEntry;
+        assert_eq!(decide(&school, a, p, Some(rostered)), Decision::Allow);
+        // Filing the school's own paper is not a disclosure: allowed under an objection.
+        assert_eq!(decide(&school, a, p, Some(objected)), Decision::Allow);
+        assert!(decide(&school, a, p, Some(PatientContext::default())).is_denied());
+        assert!(decide(&school, a, Purpose::Treatment, Some(rostered)).is_denied());
+        let mut orphan = actor(Role::School);
+        orphan.organization = None;
+        assert!(decide(&orphan, a, p, Some(rostered)).is_denied());
+        for role in [
+            Role::ProviderUser,
+            Role::ProviderSystem,
+            Role::BoardOfHealth,
+            Role::HealthDepartment,
+            Role::Study,
+            Role::Person,
+        ] {
+            assert!(
+                decide(&actor(role), a, p, Some(rostered)).is_denied(),
+                "{role:?}"
+            );
+        }
+        assert_eq!(
+            decide(
+                &actor(Role::RegistryAdmin),
+                a,
+                Purpose::Administration,
+                None
+            ),
+            Decision::Allow
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ const DISCLOSING_ACTIONS: &[&str] = &[
     "read_consent",
     "issue_record_document",
     "reminder_recall",
+    "school_report",
 ];
 
 impl Registry {

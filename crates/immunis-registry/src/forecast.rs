@@ -34,7 +34,7 @@ fn cdsi_sex(s: Sex) -> CdsiSex {
 /// contraindications, risk indications) to CDSi observation codes: a CDSi
 /// code given directly (e.g. `055`), or a SNOMED/CDC code listed among an
 /// observation's coded values in the schedule supporting data.
-fn cdsi_observations(engine: &Engine, record: &PatientRecord) -> Vec<Observation> {
+pub(crate) fn cdsi_observations(engine: &Engine, record: &PatientRecord) -> Vec<Observation> {
     let defs = &engine.data().observations;
     record
         .observations

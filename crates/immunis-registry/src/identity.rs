@@ -261,7 +261,7 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    fn organization_by_name(&self, name: &str) -> Result<Organization, RegistryError> {
+    pub(crate) fn organization_by_name(&self, name: &str) -> Result<Organization, RegistryError> {
         let mut org = None;
         let n = name.to_string();
         self.read(&mut |tx| {

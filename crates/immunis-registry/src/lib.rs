@@ -24,6 +24,7 @@ pub mod portal;
 pub mod query;
 pub mod recall;
 pub mod review;
+pub mod school;
 pub mod totp;
 pub mod writer;
 
@@ -46,6 +47,7 @@ pub use linkage::{Linker, ProbabilisticMatcher};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
 pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};
+pub use school::{SchoolReport, SchoolReportRow};
 use writer::Writer;
 
 /// Opens a store (for transports' tests and the CLI, which never touch it otherwise).

@@ -183,7 +183,12 @@ pub(crate) fn load_visible(
             );
             core.protection = patient.protection.clone();
             patient = core;
-            observations.clear();
+            // Evidence of immunity (serology, verified disease history) is
+            // school-entry data (105 CMR 220.500(C)(3)); contraindications,
+            // reactions and risk indications are not.
+            observations.retain(|o| {
+                o.observation.kind == immunis_model::ObservationKind::EvidenceOfImmunity
+            });
             events.retain(|e| e.event.completion != immunis_model::CompletionStatus::Refused);
             false
         }

@@ -155,4 +155,19 @@ RCP|I|5^RD&records&HL70126\r";
     reg.record_consent(&admin, pid, ConsentKind::ObjectionFiled, None, None)
         .expect("consent");
     step("record_consent", &reg);
+    let rules = immunis_schools::Rules::massachusetts().expect("school rules");
+    let school = reg
+        .add_organization(&admin, "School A", OrganizationKind::School)
+        .expect("school");
+    reg.set_school_grade(&admin, "School A", pid, &immunis_schools::Grade::K, None)
+        .expect("roster");
+    step("set_school_grade", &reg);
+    let mut nurse = fa.clone();
+    nurse.role = Role::School;
+    nurse.organization = Some(school);
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 9, 2).expect("date");
+    let _ = reg.school_report(&nurse, &rules, "School A", None, today);
+    step("school_report (objection: denied row)", &reg);
+    let _ = reg.school_report(&denied, &rules, "School A", None, today);
+    step("school_report (denied)", &reg);
 }

@@ -17,6 +17,7 @@ mod tx_grants;
 mod tx_identity;
 mod tx_linkage;
 mod tx_portal;
+mod tx_school;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use tx_identity::{
 };
 pub use tx_linkage::{LinkDecision, MergeRecord, NewReview, ReviewRecord, ReviewStatus};
 pub use tx_portal::{DoseChange, FacilityLot, NewDoseChange, NewLot};
+pub use tx_school::{NewSchoolExemption, RosterEntry, SchoolExemptionRecord};
 
 /// A storage failure. Callers map it to an HL7 AE/207 or an HTTP 500; it never
 /// carries patient data.

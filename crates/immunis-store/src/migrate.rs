@@ -16,6 +16,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_linkage.sql") },
     Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_security.sql") },
     Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_documents.sql") },
+    Migration { version: 5, sql: include_str!("../migrations/sqlite/0005_school.sql") },
     Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_grants.sql") },
 ];
@@ -26,6 +27,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 2, sql: include_str!("../migrations/postgres/0002_linkage.sql") },
     Migration { version: 3, sql: include_str!("../migrations/postgres/0003_security.sql") },
     Migration { version: 4, sql: include_str!("../migrations/postgres/0004_documents.sql") },
+    Migration { version: 5, sql: include_str!("../migrations/postgres/0005_school.sql") },
     Migration { version: 6, sql: include_str!("../migrations/postgres/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/postgres/0008_grants.sql") },
 ];

@@ -105,6 +105,7 @@ both_backends!(
     reopen_is_idempotent,
     security_tables_roundtrip,
     snapshot_is_a_consistent_copy_or_refused,
+    school_tables_roundtrip,
 );
 
 /// Backups: SQLite writes a consistent copy that opens as a store with the
@@ -146,6 +147,73 @@ fn snapshot_is_a_consistent_copy_or_refused(b: &Backend) {
             assert!(!dest.exists());
         }
     }
+}
+
+/// Schema v5 (schools): roster grades and school years, school exemptions
+/// (withdrawn, never deleted).
+fn school_tables_roundtrip(b: &Backend) {
+    use immunis_model::OrganizationKind;
+    use immunis_store::NewSchoolExemption;
+    b.store
+        .write(&mut |tx| {
+            let pid = tx.insert_patient(&sample_patient(), None)?;
+            let other = tx.insert_patient(&sample_patient(), None)?;
+            let org = tx.insert_organization("School", OrganizationKind::School)?;
+            let org2 = tx.insert_organization("Other School", OrganizationKind::School)?;
+            tx.add_roster(org, other)?;
+            tx.set_roster_grade(org, pid, Some("K"), Some(2025))?;
+            tx.set_roster_grade(org, pid, Some("1"), Some(2026))?;
+            let roster = tx.roster(org)?;
+            assert_eq!(roster.len(), 2);
+            let me = roster
+                .iter()
+                .find(|r| r.patient_id == pid)
+                .expect("on roster");
+            assert_eq!(
+                (me.grade.as_deref(), me.school_year),
+                (Some("1"), Some(2026))
+            );
+            let them = roster
+                .iter()
+                .find(|r| r.patient_id == other)
+                .expect("on roster");
+            assert_eq!((them.grade.as_deref(), them.school_year), (None, None));
+            assert!(tx.roster(org2)?.is_empty());
+            let groups = vec!["MMR".to_string(), "Varicella".to_string()];
+            let id = tx.insert_school_exemption(&NewSchoolExemption {
+                organization_id: org,
+                patient_id: pid,
+                kind: "medical",
+                vaccine_groups: &groups,
+                signed: date(2025, 8, 20),
+                school_year: Some(2025),
+                expires: Some(date(2026, 6, 30)),
+                filed_by: "nurse",
+            })?;
+            tx.insert_school_exemption(&NewSchoolExemption {
+                organization_id: org,
+                patient_id: other,
+                kind: "religious",
+                vaccine_groups: &[],
+                signed: date(2025, 8, 21),
+                school_year: None,
+                expires: None,
+                filed_by: "nurse",
+            })?;
+            let all = tx.school_exemptions(org)?;
+            assert_eq!(all.len(), 2);
+            assert_eq!(all[0].vaccine_groups, groups);
+            assert_eq!(all[0].expires, Some(date(2026, 6, 30)));
+            assert!(all[1].vaccine_groups.is_empty() && all[1].school_year.is_none());
+            assert!(tx.withdraw_school_exemption(id, "nurse")?);
+            assert!(!tx.withdraw_school_exemption(id, "nurse")?);
+            assert_eq!(tx.school_exemptions(org)?.len(), 1);
+            let kept = tx.school_exemption(id)?.expect("never deleted");
+            assert!(kept.withdrawn_at.is_some());
+            assert!(tx.school_exemptions(org2)?.is_empty());
+            Ok(())
+        })
+        .expect("school tables");
 }
 
 /// Schema v3 (security): consent history, anchors, disclosures lookup,

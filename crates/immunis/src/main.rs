@@ -13,6 +13,7 @@ mod commands;
 mod documents;
 mod linkage;
 mod recall;
+mod school;
 mod security;
 
 use std::net::SocketAddr;
@@ -191,6 +192,11 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
         id: i64,
+    },
+    /// School nurse view: roster grades, exemptions, compliance report (CSV).
+    School {
+        #[command(subcommand)]
+        action: school::SchoolCommand,
     },
 }
 
@@ -376,6 +382,7 @@ fn main() -> std::process::ExitCode {
             absorb,
         } => linkage::merge(store, keep, absorb),
         Command::Unmerge { store, id } => linkage::unmerge(store, id),
+        Command::School { action } => school::school(action),
     };
     match result {
         Ok(code) => code,
