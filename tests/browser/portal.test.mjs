@@ -327,3 +327,31 @@ test('a parent gets the record with a one-time code (My immunization record)', a
   assert.notEqual(after.status(), 200, 'signed out: no more record');
   await page.context().close();
 });
+
+test('school nurse: roster status against the school-entry requirements, CSV export', async () => {
+  const data = ['--data-dir', path.join(dataDir, 'data')];
+  cli(['org', 'add', ...data, '--name', 'Demo Elementary', '--kind', 'school']);
+  for (const [id, grade] of [['1', 'K'], ['2', 'K'], ['3', '7']]) {
+    cli(['school', 'roster', 'add', ...data, '--org', 'Demo Elementary', '--patient', id, '--grade', grade]);
+  }
+  const school = { username: 'schoolnurse', password: 'lantern-quarry-58-meadow' };
+  Object.assign(school, { totp: secretsFrom(cli(['user', 'add', ...data, '--username', school.username,
+    '--organization', 'Demo Elementary', '--password-env', 'SCHOOL_PW'], { SCHOOL_PW: school.password })).totp });
+  const page = await tabletPage();
+  await login(page, school);
+  await page.getByRole('link', { name: 'School report' }).click();
+  await page.getByRole('heading', { name: 'School-entry immunization status' }).waitFor();
+  assert.match(await page.locator('ul.summary').innerText(), /3 students/);
+  await accessible(page, 'school-report');
+  await shot(page, '10-school-report');
+  await page.getByLabel('Grade').selectOption('K');
+  await page.getByRole('button', { name: 'Show' }).click();
+  assert.match(await page.locator('ul.summary').innerText(), /2 students/);
+  const csv = await page.request.get(`${base}/portal/school/report.csv?grade=K`);
+  assert.equal(csv.status(), 200);
+  const lines = (await csv.text()).trim().split('\n');
+  assert.match(lines[0], /^registry_id,name/);
+  assert.equal(lines.length, 3, 'header + two kindergartners');
+  fs.writeFileSync(path.join(ARTIFACTS, 'school-report.csv'), await csv.text());
+  await page.context().close();
+});

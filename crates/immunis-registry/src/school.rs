@@ -299,6 +299,22 @@ pub struct NewExemption {
 }
 
 impl Registry {
+    /// The name of the school a school user acts for (`None` for anyone
+    /// else): what the portal's school page reports on.
+    pub fn own_school(&self, actor: &Actor) -> Result<Option<String>, RegistryError> {
+        let (Role::School, Some(id)) = (actor.role, actor.organization) else {
+            return Ok(None);
+        };
+        let mut org = None;
+        self.read(&mut |tx| {
+            org = tx.find_organization(id)?;
+            Ok(())
+        })?;
+        Ok(org
+            .filter(|o| o.kind == OrganizationKind::School)
+            .map(|o| o.name))
+    }
+
     fn school(&self, name: &str) -> Result<Organization, RegistryError> {
         let org = self.organization_by_name(name)?;
         if org.kind != OrganizationKind::School {

@@ -16,6 +16,7 @@ mod admin;
 mod auth;
 mod pages;
 mod patients;
+mod school;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -325,6 +326,8 @@ pub fn router(registry: Arc<Registry>, config: PortalConfig) -> Router {
         .route("/patients/:id/consent", post(patients::consent))
         .route("/lots", get(patients::lots_page).post(patients::add_lot))
         .route("/lots/:lot/active", post(patients::set_lot_active))
+        .route("/school", get(school::page_view))
+        .route("/school/report.csv", get(school::csv))
         .route("/admin", get(admin::index))
         .route(
             "/admin/organizations",

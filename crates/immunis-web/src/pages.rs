@@ -13,6 +13,7 @@ pub(crate) enum Section {
     Search,
     NewPatient,
     Lots,
+    School,
     Admin,
     None,
 }
@@ -55,7 +56,9 @@ pub(crate) fn page(s: Option<&Session>, section: Section, title: &str, body: Mar
                             nav aria-label="Main" {
                                 ul {
                                     (nav(Section::Search, &format!("{BASE}/search"), "Find a patient"))
-                                    @if s.actor.role != Role::RegistryAdmin || s.actor.organization.is_some() {
+                                    @if s.actor.role == Role::School {
+                                        (nav(Section::School, &format!("{BASE}/school"), "School report"))
+                                    } @else if s.actor.role != Role::RegistryAdmin || s.actor.organization.is_some() {
                                         (nav(Section::NewPatient, &format!("{BASE}/patients/new"), "New patient"))
                                         (nav(Section::Lots, &format!("{BASE}/lots"), "Vaccine lots"))
                                     }

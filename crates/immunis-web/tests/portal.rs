@@ -742,3 +742,67 @@ async fn the_chart_links_to_the_official_record_as_pdf_and_health_card() {
     let p = anon.get(&format!("{base}/record.smart-health-card")).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_school_nurse_sees_the_roster_against_the_requirements_and_exports_csv() {
+    let mut h = harness().await;
+    let admin = console_admin();
+    h.reg
+        .add_organization(&admin, "Springfield Elementary", OrganizationKind::School)
+        .expect("school");
+    let nurse = h
+        .reg
+        .add_user(
+            &admin,
+            "school-nurse",
+            Some("Springfield Elementary"),
+            None,
+            Some(PASSWORD),
+        )
+        .expect("user");
+    h.secrets.insert("school-nurse".into(), nurse.totp_secret);
+    let grade = immunis_schools::Grade::parse("K").expect("grade");
+    tokio::task::block_in_place(|| {
+        h.reg
+            .set_school_grade(&admin, "Springfield Elementary", h.patient, &grade, None)
+    })
+    .expect("rostered in kindergarten");
+
+    let mut s = logged_in(&h, "school-nurse").await;
+    let p = s.get("/portal/school").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Springfield Elementary"));
+    assert!(p.body.contains("Rivera, Sofia"), "{}", p.body);
+    // Two doses on file: a kindergartner is far from compliant.
+    assert!(p.body.contains("not compliant"), "{}", p.body);
+    assert!(p.body.contains("1 students"));
+    let p = s.get("/portal/school?grade=7").await;
+    assert!(p.body.contains("No students on the roster in this grade"));
+    let p = s.get("/portal/school?grade=Z9").await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let csv = s.get("/portal/school/report.csv?grade=K").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let mut lines = csv.body.lines();
+    assert!(lines
+        .next()
+        .expect("header")
+        .starts_with("registry_id,name"));
+    let row = lines.next().expect("one student");
+    assert!(
+        row.contains("Rivera") && row.contains("not compliant"),
+        "{row}"
+    );
+
+    // Under an objection the school gets no data, only "not available".
+    h.reg
+        .record_consent(&admin, h.patient, ConsentKind::ObjectionFiled, None, None)
+        .expect("objection");
+    let p = s.get("/portal/school").await;
+    assert!(p.body.contains("record not available to school"));
+    assert!(!p.body.contains("Rivera"));
+
+    // Not a school user: no school report.
+    let mut a = logged_in(&h, "nurse-a").await;
+    let p = a.get("/portal/school").await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}
