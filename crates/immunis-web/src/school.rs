@@ -106,7 +106,7 @@ pub(crate) async fn page_view(
         h1 { "School-entry immunization status" }
         p { strong { (r.organization) } " · school year " (r.school_year) " · assessed "
             (r.assessed_on.format("%b %-d, %Y")) " · requirements: " (r.requirements) }
-        form.inline.panel method="get" action={ (BASE) "/school" } {
+        form.panel.filter method="get" action={ (BASE) "/school" } {
             label for="grade" { "Grade" }
             select id="grade" name="grade" {
                 @for (value, label) in GRADES {
@@ -128,7 +128,7 @@ pub(crate) async fn page_view(
         @if r.rows.is_empty() {
             p { "No students on the roster" @if !grade.is_empty() { " in this grade" } "." }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label="Student status table" {
                 table.school {
                     caption { "Students and their status against each requirement" }
                     thead { tr {
@@ -151,7 +151,7 @@ pub(crate) async fn page_view(
                                 @for cell in &row.cells {
                                     td { @if let Some(c) = cell { (c.text) } @else { span.muted { "—" } } }
                                 }
-                                td { (row.missing.join("; ")) }
+                                td.missing { (row.missing.join("; ")) }
                             }
                         }
                     }
