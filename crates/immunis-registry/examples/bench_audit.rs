@@ -4,7 +4,7 @@
 //!
 //! Ingest: every VXU of a synthetic population through the registry's HL7
 //! service (parse, validate, match, apply, journal, ACK, audit), IN_FLIGHT
-//! (default 64) at a time so the group commit batches them. Query: a record read
+//! (default 64) in flight so the group commit batches them. Query: a record read
 //! (`patient_record`, consent state + policy + consolidation + audit) of
 //! every person, five times over, IN_FLIGHT at a time. HL7 query: a QBP Z34
 //! for the person of every other message, IN_FLIGHT at a time. CPU time per
@@ -49,6 +49,40 @@ fn cpu_secs() -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
+fn bench_inbound() -> Inbound {
+    Inbound {
+        transport: "bench",
+        remote_addr: None,
+    }
+}
+
+/// Runs `f` over `items` with `inflight` always in flight (the next starts
+/// as soon as one finishes), like clients that keep sending; not in lock-step
+/// waves, which would make every wave wait for the slowest commit.
+async fn pipelined<T, F, Fut>(items: Vec<T>, inflight: usize, f: F)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(inflight.max(1)));
+    let f = Arc::new(f);
+    let mut tasks = Vec::with_capacity(items.len());
+    for item in items {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            f(item).await;
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+}
+
 async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
@@ -75,22 +109,14 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let who = Submitter::Authenticated(admin.clone());
     let cpu0 = cpu_secs();
     let start = Instant::now();
-    for chunk in messages.chunks(inflight) {
-        let mut tasks = Vec::with_capacity(chunk.len());
-        for m in chunk {
-            let (reg, who, m) = (reg.clone(), who.clone(), m.clone());
-            tasks.push(tokio::spawn(async move {
-                let inbound = Inbound {
-                    transport: "bench",
-                    remote_addr: None,
-                };
-                process_message(&reg, &who, m.as_bytes(), &inbound).await
-            }));
+    let (r, w) = (reg.clone(), who.clone());
+    pipelined(messages.clone(), inflight, move |m: String| {
+        let (reg, who) = (r.clone(), w.clone());
+        async move {
+            process_message(&reg, &who, m.as_bytes(), &bench_inbound()).await;
         }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    }
+    })
+    .await;
     let ingest_secs = start.elapsed().as_secs_f64();
     let ingest_cpu = cpu_secs() - cpu0;
     let (patients, _) = reg.counts(&admin).expect("counts");
@@ -104,38 +130,30 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let ids: Vec<i64> = (0..5).flat_map(|_| 1..=patients).collect();
     let cpu0 = cpu_secs();
     let start = Instant::now();
-    for chunk in ids.chunks(inflight) {
-        let mut tasks = Vec::with_capacity(chunk.len());
-        for &id in chunk {
-            let (reg, actor): (Arc<Registry>, _) = (reg.clone(), reader.clone());
-            tasks.push(tokio::spawn(async move {
-                let _ = reg
-                    .patient_record(&actor, Purpose::Treatment, PatientId(id))
-                    .await;
-            }));
+    let (r, a) = (reg.clone(), reader.clone());
+    pipelined(ids.clone(), inflight, move |id: i64| {
+        let (reg, actor) = (r.clone(), a.clone());
+        async move {
+            let _ = reg
+                .patient_record(&actor, Purpose::Treatment, PatientId(id))
+                .await;
         }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    }
+    })
+    .await;
     let read_secs = start.elapsed().as_secs_f64();
     let read_cpu = cpu_secs() - cpu0;
     // The chart: the same reads plus the CDSi evaluation and forecast (what
     // the portal chart and a record with its forecast cost).
     let cpu0 = cpu_secs();
     let start = Instant::now();
-    for chunk in ids.chunks(inflight) {
-        let mut tasks = Vec::with_capacity(chunk.len());
-        for &id in chunk {
-            let (reg, actor): (Arc<Registry>, _) = (reg.clone(), reader.clone());
-            tasks.push(tokio::spawn(async move {
-                let _ = reg.portal_chart(&actor, PatientId(id), today).await;
-            }));
+    let (r, a) = (reg.clone(), reader.clone());
+    pipelined(ids.clone(), inflight, move |id: i64| {
+        let (reg, actor) = (r.clone(), a.clone());
+        async move {
+            let _ = reg.portal_chart(&actor, PatientId(id), today).await;
         }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    }
+    })
+    .await;
     let chart_secs = start.elapsed().as_secs_f64();
     let chart_cpu = cpu_secs() - cpu0;
     // QBP Z34 for the person of every other message (the HL7 query path:
@@ -149,28 +167,21 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         .collect();
     let cpu0 = cpu_secs();
     let start = Instant::now();
-    for chunk in queries.chunks(inflight) {
-        let mut tasks = Vec::with_capacity(chunk.len());
-        for q in chunk {
-            let (reg, who, q) = (reg.clone(), who.clone(), q.clone());
-            tasks.push(tokio::spawn(async move {
-                let inbound = Inbound {
-                    transport: "bench",
-                    remote_addr: None,
-                };
-                process_message(&reg, &who, q.as_bytes(), &inbound).await
-            }));
+    let (r, w) = (reg.clone(), who.clone());
+    let n_queries = queries.len();
+    pipelined(queries, inflight, move |q: String| {
+        let (reg, who) = (r.clone(), w.clone());
+        async move {
+            process_message(&reg, &who, q.as_bytes(), &bench_inbound()).await;
         }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    }
+    })
+    .await;
     let query_secs = start.elapsed().as_secs_f64();
     let query_cpu = cpu_secs() - cpu0;
     Run {
         chart_secs,
         chart_cpu,
-        queries: queries.len(),
+        queries: n_queries,
         query_secs,
         query_cpu,
         messages: messages.len(),
@@ -191,8 +202,14 @@ async fn main() {
     println!("{people} people, {rounds} rounds, {inflight} requests in flight");
     let mut on = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let mut off = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    // An optional 4th argument "on" or "off" runs one side only (for profiling).
+    let sides: Vec<bool> = match args.next().as_deref() {
+        Some("on") => vec![true],
+        Some("off") => vec![false],
+        _ => vec![true, false],
+    };
     for round in 0..rounds {
-        for audit in [true, false] {
+        for &audit in &sides {
             let r = run(audit, people, inflight).await;
             let ingest = r.messages as f64 / r.ingest_secs;
             let read = r.reads as f64 / r.read_secs;
