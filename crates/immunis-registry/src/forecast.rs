@@ -74,6 +74,14 @@ pub fn evaluate(engine: &Engine, record: &PatientRecord, today: NaiveDate) -> Ev
         };
         let mut dose = AdministeredDose::new(date, c);
         dose.mvx = ev.mvx.as_ref().and_then(|m| CdsiMvx::parse(m.as_str()));
+        // CDSi 6.8/6.9 dose volume from RXA-6/7 when given in mL (IG: 999 =
+        // amount unknown, so no volume).
+        dose.volume_ml = match (ev.amount, ev.units.as_deref()) {
+            (Some(a), Some(u)) if u.trim().eq_ignore_ascii_case("ml") && a > 0.0 && a < 999.0 => {
+                Some(a as f32)
+            }
+            _ => None,
+        };
         doses.push(dose);
         dose_map.push(i);
     }
@@ -141,5 +149,56 @@ mod tests {
             },
         }]);
         assert_eq!(varicella_status(&engine, &with), "Immune");
+    }
+
+    #[test]
+    fn rxa6_amount_in_ml_reaches_the_volume_check() {
+        use crate::consolidate::ConsolidatedDose;
+        use immunis_cdsi::EvalReason;
+        use immunis_model::{Cvx, VaccinationEvent, VaccinationId};
+        use immunis_store::{EventStatus, StoredEvent};
+        let engine = Engine::default_data().expect("embedded supporting data");
+        let mut r = record(Vec::new());
+        r.patient.birth_date = BirthDate(NaiveDate::from_ymd_opt(2023, 1, 1).expect("date"));
+        let dose = |amount: Option<f64>, units: &str| ConsolidatedDose {
+            primary: StoredEvent {
+                id: VaccinationId(1),
+                patient_id: PatientId(1),
+                facility_code: "F".into(),
+                status: EventStatus::Active,
+                supersedes: None,
+                recorded_at: 0,
+                event: VaccinationEvent {
+                    administered_date: NaiveDate::from_ymd_opt(2023, 3, 1),
+                    cvx: Cvx::parse("20").ok(),
+                    amount,
+                    units: Some(units.into()),
+                    ..Default::default()
+                },
+            },
+            sources: vec![VaccinationId(1)],
+            reporting_facilities: vec!["F".into()],
+        };
+        let flagged = |r: &PatientRecord| {
+            let today = NaiveDate::from_ymd_opt(2023, 6, 1).expect("date");
+            evaluate(&engine, r, today)
+                .assessment
+                .vaccine_groups
+                .iter()
+                .flat_map(|g| g.evaluations.iter())
+                .any(|e| e.reasons.contains(EvalReason::LessThanRecommendedVolume))
+        };
+        r.doses = vec![dose(Some(0.1), "mL")];
+        assert!(
+            flagged(&r),
+            "0.1 mL of DTaP is less than the recommended 0.5 mL"
+        );
+        r.doses = vec![dose(Some(0.5), "mL")];
+        assert!(!flagged(&r));
+        // 999 = amount unknown (IG); other units are not volumes.
+        r.doses = vec![dose(Some(999.0), "mL")];
+        assert!(!flagged(&r));
+        r.doses = vec![dose(Some(0.1), "mg")];
+        assert!(!flagged(&r));
     }
 }
