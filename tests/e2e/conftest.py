@@ -16,7 +16,10 @@ PASSWORD = "e2e-password-0123456789"
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([BIN, *args], check=True, capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=120)
+    if r.returncode != 0:
+        raise AssertionError(f"immunis {' '.join(map(str, args))} exited {r.returncode}: {r.stderr.strip()}")
+    return r
 
 
 class Server:

@@ -43,9 +43,12 @@ fn from_ref(v: ValueRef<'_>) -> Value {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
+    // The busy timeout first: the pragmas below may need a lock another
+    // process (the server, while the CLI takes a backup) holds for a moment.
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-         PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;",
+         PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
