@@ -143,13 +143,18 @@ pub fn apply_submission(
         }
     };
     // The person's merge cluster: a re-send or update may have been recorded
-    // on another record of the same (merged) person.
-    let root = tx.root_of(pid)?;
-    let cluster = tx.cluster_of(root)?;
+    // on another record of the same (merged) person. A record created just
+    // now is nobody's survivor and merged into nothing.
+    let cluster = if out.patient_created {
+        vec![pid]
+    } else {
+        let root = tx.root_of(pid)?;
+        tx.cluster_of(root)?
+    };
     out.patient_id = Some(pid);
-
-    // Loaded only if a dose has no usable ORC-3 (the re-send check needs it).
-    let mut existing: Option<Vec<immunis_store::StoredEvent>> = None;
+    // Doses without ORC-3 added by this message: the re-send check compares
+    // with what was stored before it (as when it read the history up front).
+    let mut added_here: Vec<immunis_model::VaccinationId> = Vec::new();
     for dose in &sub.doses {
         let ev = &dose.event;
         let by_source = match ev
@@ -185,29 +190,30 @@ pub fn apply_submission(
                 }
                 None => {
                     // Without a usable ORC-3, an identical active report from
-                    // the same source is a re-send.
-                    if existing.is_none() {
-                        let mut all = Vec::new();
-                        for member in &cluster {
-                            all.extend(tx.load_events(*member)?);
+                    // the same source is a re-send. Only that source's active
+                    // events with the same date and CVX can be identical, so
+                    // only those are read and decoded.
+                    let mut resent = false;
+                    for member in &cluster {
+                        if tx
+                            .find_active_events_like(*member, facility, ev)?
+                            .iter()
+                            .any(|e| !added_here.contains(&e.id) && same_report(&e.event, ev))
+                        {
+                            resent = true;
+                            break;
                         }
-                        existing = Some(all);
                     }
-                    let resent = existing.iter().flatten().any(|e| {
-                        e.status == EventStatus::Active
-                            && e.facility_code == facility
-                            && same_report(&e.event, ev)
-                    });
                     if resent {
                         DoseOutcome::Unchanged
                     } else {
-                        tx.insert_event(&NewEvent {
+                        added_here.push(tx.insert_event(&NewEvent {
                             patient_id: pid,
                             facility_code: facility,
                             event: ev,
                             supersedes: None,
                             journal_id,
-                        })?;
+                        })?);
                         DoseOutcome::Added
                     }
                 }

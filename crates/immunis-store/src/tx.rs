@@ -657,6 +657,52 @@ impl<'a> Tx<'a> {
         }))
     }
 
+    /// A person's shot history as the matcher uses it: (administered date,
+    /// CVX) of every active, complete, dated and coded event, read from the
+    /// indexed columns (which `insert_event` writes from the same event as
+    /// the document) without decoding documents. Sorted, duplicates removed.
+    pub fn load_shots(&mut self, patient: PatientId) -> Result<Vec<(NaiveDate, String)>> {
+        let rows = self.conn.query(
+            "SELECT administered_date, cvx FROM vaccination_event \
+             WHERE patient_id = $1 AND status = 'active' AND completion = 'CP' \
+             AND administered_date IS NOT NULL AND cvx IS NOT NULL",
+            &[Value::Int(patient.0)],
+        )?;
+        let mut out: Vec<(NaiveDate, String)> = rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let date = NaiveDate::parse_from_str(&text(&mut r, 0), "%Y-%m-%d").ok()?;
+                Some((date, text(&mut r, 1)))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Active events a source reported for this person on this date with
+    /// this CVX (the candidates for a re-send of a dose that has no usable
+    /// ORC-3), decoded.
+    pub fn find_active_events_like(
+        &mut self,
+        patient: PatientId,
+        facility_code: &str,
+        ev: &VaccinationEvent,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = self.conn.query(
+            "SELECT event_id, patient_id, facility_code, status, supersedes, recorded_at, doc FROM vaccination_event \
+             WHERE patient_id = $1 AND facility_code = $2 AND status = 'active' \
+             AND administered_date IS NOT DISTINCT FROM $3 AND cvx IS NOT DISTINCT FROM $4 ORDER BY event_id",
+            &[
+                Value::Int(patient.0),
+                facility_code.into(),
+                date_text(ev.administered_date),
+                ev.cvx.as_ref().map(|c| c.as_str().to_string()).into(),
+            ],
+        )?;
+        Self::events_from_rows(rows)
+    }
+
     /// Every event of a person, all statuses, oldest first.
     pub fn load_events(&mut self, patient: PatientId) -> Result<Vec<StoredEvent>> {
         let rows = self.conn.query(

@@ -139,11 +139,34 @@ impl<'a> Tx<'a> {
 
     /// Replaces a person's blocking keys (duplicates ignored).
     pub fn replace_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM patient_blocking_key WHERE patient_id = $1",
-            &[Value::Int(id.0)],
-        )?;
-        self.add_blocking_keys(id, keys)
+        // Only the difference is written: a demographic update rarely changes
+        // the keys, and each key row is a random B-tree insert (a dirty page
+        // in the commit) in the (key, patient_id) index.
+        let mut wanted = keys.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let held = self.blocking_keys_of(id)?;
+        let gone: Vec<i64> = held
+            .iter()
+            .filter(|k| wanted.binary_search(k).is_err())
+            .copied()
+            .collect();
+        let new: Vec<i64> = wanted
+            .iter()
+            .filter(|k| held.binary_search(k).is_err())
+            .copied()
+            .collect();
+        for chunk in gone.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "DELETE FROM patient_blocking_key WHERE patient_id = $1 AND key IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(Value::Int(id.0));
+            params.extend(chunk.iter().map(|k| Value::Int(*k)));
+            self.conn.execute(&sql, &params)?;
+        }
+        self.add_blocking_keys(id, &new)
     }
 
     /// Adds keys for a person known to have none yet (bulk load, backfill).
