@@ -107,13 +107,19 @@ pub fn apply_submission(
 ) -> Result<IngestOutcome, StoreError> {
     let facility = sub.source.facility_code.as_str();
     let mut out = IngestOutcome::default();
-    let pid = match matcher.identify(tx, &sub.patient, &sub.doses)? {
+    let (decision, record) = matcher.identify_with_record(tx, &sub.patient, &sub.doses)?;
+    let pid = match decision {
         MatchDecision::Existing(pid) => {
-            let stored = tx
-                .load_patient(pid)?
-                .ok_or(StoreError::NotFound("patient"))?;
-            let merged = merge_demographics(&stored.patient, &sub.patient);
-            if merged != stored.patient {
+            let stored = match record {
+                Some(p) => p,
+                None => {
+                    tx.load_patient(pid)?
+                        .ok_or(StoreError::NotFound("patient"))?
+                        .patient
+                }
+            };
+            let merged = merge_demographics(&stored, &sub.patient);
+            if merged != stored {
                 tx.update_patient(pid, &merged, journal_id)?;
                 matcher.index(tx, pid, &merged)?;
             }
@@ -152,9 +158,10 @@ pub fn apply_submission(
         tx.cluster_of(root)?
     };
     out.patient_id = Some(pid);
-    // Doses without ORC-3 added by this message: the re-send check compares
-    // with what was stored before it (as when it read the history up front).
-    let mut added_here: Vec<immunis_model::VaccinationId> = Vec::new();
+    // Doses added by this message through the re-send check: it compares
+    // with what was stored before the message (so two identical doses in one
+    // message are both recorded, as when it read the history up front).
+    let mut added_here: Vec<&VaccinationEvent> = Vec::new();
     for dose in &sub.doses {
         let ev = &dose.event;
         let by_source = match ev
@@ -179,7 +186,7 @@ pub fn apply_submission(
                     } else {
                         pid
                     };
-                    tx.insert_event(&NewEvent {
+                    tx.add_event(&NewEvent {
                         patient_id: owner,
                         facility_code: facility,
                         event: ev,
@@ -193,27 +200,28 @@ pub fn apply_submission(
                     // the same source is a re-send. Only that source's active
                     // events with the same date and CVX can be identical, so
                     // only those are read and decoded.
-                    let mut resent = false;
+                    let mut stored = 0;
                     for member in &cluster {
-                        if tx
+                        stored += tx
                             .find_active_events_like(*member, facility, ev)?
                             .iter()
-                            .any(|e| !added_here.contains(&e.id) && same_report(&e.event, ev))
-                        {
-                            resent = true;
-                            break;
-                        }
+                            .filter(|e| same_report(&e.event, ev))
+                            .count();
                     }
+                    let from_this_message =
+                        added_here.iter().filter(|a| same_report(a, ev)).count();
+                    let resent = stored > from_this_message;
                     if resent {
                         DoseOutcome::Unchanged
                     } else {
-                        added_here.push(tx.insert_event(&NewEvent {
+                        tx.add_event(&NewEvent {
                             patient_id: pid,
                             facility_code: facility,
                             event: ev,
                             supersedes: None,
                             journal_id,
-                        })?);
+                        })?;
+                        added_here.push(ev);
                         DoseOutcome::Added
                     }
                 }

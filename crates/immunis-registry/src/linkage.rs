@@ -514,9 +514,28 @@ impl PatientMatcher for ProbabilisticMatcher {
         incoming: &Patient,
         doses: &[DoseReport],
     ) -> Result<MatchDecision, StoreError> {
+        Ok(self.identify_with_record(tx, incoming, doses)?.0)
+    }
+
+    fn identify_with_record(
+        &self,
+        tx: &mut Tx<'_>,
+        incoming: &Patient,
+        doses: &[DoseReport],
+    ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
         let rec = normalize(&to_match_record(incoming, doses.iter().map(|d| &d.event)));
         let clusters = self.linker.candidates(tx, &rec, &|_| false)?;
-        Ok(self.linker.decide(incoming, &clusters))
+        let decision = self.linker.decide(incoming, &clusters);
+        // The matched record was read (in this transaction) to score it.
+        let record = match &decision {
+            MatchDecision::Existing(id) => clusters
+                .into_iter()
+                .flat_map(|c| c.members)
+                .find(|m| m.record == *id)
+                .map(|m| m.patient),
+            _ => None,
+        };
+        Ok((decision, record))
     }
 
     fn index(&self, tx: &mut Tx<'_>, id: PatientId, p: &Patient) -> Result<(), StoreError> {

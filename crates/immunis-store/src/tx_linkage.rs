@@ -164,7 +164,7 @@ impl<'a> Tx<'a> {
             let mut params = Vec::with_capacity(chunk.len() + 1);
             params.push(Value::Int(id.0));
             params.extend(chunk.iter().map(|k| Value::Int(*k)));
-            self.conn.execute(&sql, &params)?;
+            self.defer(&sql, params)?;
         }
         self.add_blocking_keys(id, &new)
     }
@@ -186,7 +186,7 @@ impl<'a> Tx<'a> {
                 sql.push_str(&format!("($1, ${})", i + 2));
                 params.push(Value::Int(*k));
             }
-            self.conn.execute(&sql, &params)?;
+            self.defer(&sql, params)?;
         }
         Ok(())
     }
