@@ -154,8 +154,7 @@ pub fn apply_submission(
     let cluster = if out.patient_created {
         vec![pid]
     } else {
-        let root = tx.root_of(pid)?;
-        tx.cluster_of(root)?
+        tx.cluster_of_record(pid)?
     };
     out.patient_id = Some(pid);
     // Doses added by this message through the re-send check: it compares

@@ -310,6 +310,25 @@ impl<'a> Tx<'a> {
         ))
     }
 
+    /// The merge cluster `id` belongs to (its root first): one statement
+    /// for the common case of a record neither merged nor absorbing anyone,
+    /// else [`Tx::root_of`] + [`Tx::cluster_of`].
+    pub fn cluster_of_record(&mut self, id: PatientId) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT merged_into, EXISTS (SELECT 1 FROM patient c WHERE c.merged_into = p.patient_id) \
+             FROM patient p WHERE p.patient_id = $1",
+            &[Value::Int(id.0)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Err(StoreError::NotFound("patient"));
+        };
+        if opt_int(row, 0).is_none() && int(row, 1) == 0 {
+            return Ok(vec![id]);
+        }
+        let root = self.root_of(id)?;
+        self.cluster_of(root)
+    }
+
     /// Records merged directly into `id`.
     pub fn merged_children(&mut self, id: PatientId) -> Result<Vec<PatientId>> {
         let rows = self.conn.query(
