@@ -10,7 +10,7 @@ PEOPLE="${1:-5000}"
 CONN="${2:-8}"
 BACKEND="${BACKEND:-sqlite}"
 cargo build --release -q -p immunis
-BIN="${CARGO_TARGET_DIR:-target}/release/immunis"
+BIN="${IMMUNIS_BIN:-${CARGO_TARGET_DIR:-target}/release/immunis}"
 WORK="$(mktemp -d /tmp/immunis-bench.XXXXXX)"
 trap 'kill $SERVER 2>/dev/null || true; [ "$BACKEND" = postgres ] && pg_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 STORE=(--data-dir "$WORK/data")

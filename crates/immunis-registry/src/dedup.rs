@@ -14,7 +14,7 @@ use immunis_matching::{normalize, Outcome};
 use immunis_model::PatientId;
 use immunis_store::{NewReview, StoreError};
 
-use crate::linkage::{explanation_text, to_match_record, Linker};
+use crate::linkage::{explanation_text, stored_match_record, Linker};
 use crate::review::merge_in_tx;
 use crate::{audit_entry, Purpose, Registry, RegistryError};
 
@@ -180,14 +180,7 @@ impl Registry {
                 let Some(s) = tx.load_patient(p)? else {
                     continue;
                 };
-                let events = tx.load_events(p)?;
-                let rec = normalize(&to_match_record(
-                    &s.patient,
-                    events
-                        .iter()
-                        .filter(|e| e.status == immunis_store::EventStatus::Active)
-                        .map(|e| &e.event),
-                ));
+                let rec = normalize(&stored_match_record(tx, p, &s.patient)?);
                 let clusters = linker.candidates(tx, &rec, &|q| q <= p)?;
                 for c in clusters {
                     for m in c.members {

@@ -107,13 +107,19 @@ pub fn apply_submission(
 ) -> Result<IngestOutcome, StoreError> {
     let facility = sub.source.facility_code.as_str();
     let mut out = IngestOutcome::default();
-    let pid = match matcher.identify(tx, &sub.patient, &sub.doses)? {
+    let (decision, record) = matcher.identify_with_record(tx, &sub.patient, &sub.doses)?;
+    let pid = match decision {
         MatchDecision::Existing(pid) => {
-            let stored = tx
-                .load_patient(pid)?
-                .ok_or(StoreError::NotFound("patient"))?;
-            let merged = merge_demographics(&stored.patient, &sub.patient);
-            if merged != stored.patient {
+            let stored = match record {
+                Some(p) => p,
+                None => {
+                    tx.load_patient(pid)?
+                        .ok_or(StoreError::NotFound("patient"))?
+                        .patient
+                }
+            };
+            let merged = merge_demographics(&stored, &sub.patient);
+            if merged != stored {
                 tx.update_patient(pid, &merged, journal_id)?;
                 matcher.index(tx, pid, &merged)?;
             }
@@ -143,13 +149,18 @@ pub fn apply_submission(
         }
     };
     // The person's merge cluster: a re-send or update may have been recorded
-    // on another record of the same (merged) person.
-    let root = tx.root_of(pid)?;
-    let cluster = tx.cluster_of(root)?;
+    // on another record of the same (merged) person. A record created just
+    // now is nobody's survivor and merged into nothing.
+    let cluster = if out.patient_created {
+        vec![pid]
+    } else {
+        tx.cluster_of_record(pid)?
+    };
     out.patient_id = Some(pid);
-
-    // Loaded only if a dose has no usable ORC-3 (the re-send check needs it).
-    let mut existing: Option<Vec<immunis_store::StoredEvent>> = None;
+    // Doses added by this message through the re-send check: it compares
+    // with what was stored before the message (so two identical doses in one
+    // message are both recorded, as when it read the history up front).
+    let mut added_here: Vec<&VaccinationEvent> = Vec::new();
     for dose in &sub.doses {
         let ev = &dose.event;
         let by_source = match ev
@@ -174,7 +185,7 @@ pub fn apply_submission(
                     } else {
                         pid
                     };
-                    tx.insert_event(&NewEvent {
+                    tx.add_event(&NewEvent {
                         patient_id: owner,
                         facility_code: facility,
                         event: ev,
@@ -185,29 +196,31 @@ pub fn apply_submission(
                 }
                 None => {
                     // Without a usable ORC-3, an identical active report from
-                    // the same source is a re-send.
-                    if existing.is_none() {
-                        let mut all = Vec::new();
-                        for member in &cluster {
-                            all.extend(tx.load_events(*member)?);
-                        }
-                        existing = Some(all);
+                    // the same source is a re-send. Only that source's active
+                    // events with the same date and CVX can be identical, so
+                    // only those are read and decoded.
+                    let mut stored = 0;
+                    for member in &cluster {
+                        stored += tx
+                            .find_active_events_like(*member, facility, ev)?
+                            .iter()
+                            .filter(|e| same_report(&e.event, ev))
+                            .count();
                     }
-                    let resent = existing.iter().flatten().any(|e| {
-                        e.status == EventStatus::Active
-                            && e.facility_code == facility
-                            && same_report(&e.event, ev)
-                    });
+                    let from_this_message =
+                        added_here.iter().filter(|a| same_report(a, ev)).count();
+                    let resent = stored > from_this_message;
                     if resent {
                         DoseOutcome::Unchanged
                     } else {
-                        tx.insert_event(&NewEvent {
+                        tx.add_event(&NewEvent {
                             patient_id: pid,
                             facility_code: facility,
                             event: ev,
                             supersedes: None,
                             journal_id,
                         })?;
+                        added_here.push(ev);
                         DoseOutcome::Added
                     }
                 }

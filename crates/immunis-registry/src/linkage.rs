@@ -18,7 +18,7 @@ use immunis_matching::{
     MatchRecord, MatchResult, Matcher, MultipleBirth, NormalizedRecord, Outcome, Shot,
 };
 use immunis_model::{CompletionStatus, DoseReport, Patient, PatientId, Sex, VaccinationEvent};
-use immunis_store::{EventStatus, StoreError, Tx};
+use immunis_store::{StoreError, Tx};
 
 use crate::matching::{MatchDecision, PatientMatcher, ReviewCandidate, SearchCandidates};
 use crate::query::PatientQuery;
@@ -120,6 +120,26 @@ pub fn to_match_record<'e>(
         },
         shots,
     }
+}
+
+/// A stored person as the matcher sees it: demographics plus the shot
+/// history of their active events, read from the event columns
+/// ([`Tx::load_shots`]) rather than by decoding every event document — the
+/// same shots [`to_match_record`] takes from the decoded events.
+pub fn stored_match_record(
+    tx: &mut Tx<'_>,
+    id: PatientId,
+    p: &Patient,
+) -> Result<MatchRecord, StoreError> {
+    let mut rec = to_match_record(p, std::iter::empty());
+    rec.shots = tx
+        .load_shots(id)?
+        .into_iter()
+        .map(|(date, cvx)| Shot { date, cvx })
+        .collect();
+    rec.shots.sort();
+    rec.shots.dedup();
+    Ok(rec)
 }
 
 /// Converts a search (QBP QPD or a form) into the matcher's record.
@@ -360,14 +380,7 @@ impl Linker {
         let Some(s) = tx.load_patient(id)? else {
             return Ok(None);
         };
-        let events = tx.load_events(id)?;
-        let rec = to_match_record(
-            &s.patient,
-            events
-                .iter()
-                .filter(|e| e.status == EventStatus::Active)
-                .map(|e| &e.event),
-        );
+        let rec = stored_match_record(tx, id, &s.patient)?;
         Ok(Some((s.patient, s.merged_into, normalize(&rec))))
     }
 
@@ -501,9 +514,28 @@ impl PatientMatcher for ProbabilisticMatcher {
         incoming: &Patient,
         doses: &[DoseReport],
     ) -> Result<MatchDecision, StoreError> {
+        Ok(self.identify_with_record(tx, incoming, doses)?.0)
+    }
+
+    fn identify_with_record(
+        &self,
+        tx: &mut Tx<'_>,
+        incoming: &Patient,
+        doses: &[DoseReport],
+    ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
         let rec = normalize(&to_match_record(incoming, doses.iter().map(|d| &d.event)));
         let clusters = self.linker.candidates(tx, &rec, &|_| false)?;
-        Ok(self.linker.decide(incoming, &clusters))
+        let decision = self.linker.decide(incoming, &clusters);
+        // The matched record was read (in this transaction) to score it.
+        let record = match &decision {
+            MatchDecision::Existing(id) => clusters
+                .into_iter()
+                .flat_map(|c| c.members)
+                .find(|m| m.record == *id)
+                .map(|m| m.patient),
+            _ => None,
+        };
+        Ok((decision, record))
     }
 
     fn index(&self, tx: &mut Tx<'_>, id: PatientId, p: &Patient) -> Result<(), StoreError> {

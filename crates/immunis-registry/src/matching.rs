@@ -43,6 +43,18 @@ pub trait PatientMatcher: Send + Sync {
         doses: &[DoseReport],
     ) -> Result<MatchDecision, StoreError>;
 
+    /// [`PatientMatcher::identify`], plus the matched record's stored
+    /// demographics when the matcher already read them (saves reading the
+    /// record again in the same transaction).
+    fn identify_with_record(
+        &self,
+        tx: &mut Tx<'_>,
+        incoming: &Patient,
+        doses: &[DoseReport],
+    ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
+        Ok((self.identify(tx, incoming, doses)?, None))
+    }
+
     /// Keeps the matcher's index current after a person is created or their
     /// demographics change.
     fn index(&self, _tx: &mut Tx<'_>, _id: PatientId, _p: &Patient) -> Result<(), StoreError> {

@@ -125,6 +125,14 @@ pub trait Conn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>>;
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// A write whose row count nobody reads. A backend may hold it and send
+    /// it together with the next statement or the commit (PostgreSQL
+    /// pipelines them: one round trip instead of one per statement); it runs
+    /// before anything issued after it, and its error surfaces at the latest
+    /// when the transaction commits (which then fails as a whole).
+    fn execute_deferred(&mut self, sql: &str, params: Vec<Value>) -> Result<()> {
+        self.execute(sql, &params).map(|_| ())
+    }
 }
 
 /// A registry database. `write` runs one transaction and returns only after the

@@ -198,6 +198,12 @@ impl<'a> Tx<'a> {
         Tx { conn }
     }
 
+    /// A write whose row count is not needed: the backend may pipeline it
+    /// with the next statement (see [`Conn::execute_deferred`]).
+    pub(crate) fn defer(&mut self, sql: &str, params: Vec<Value>) -> Result<()> {
+        self.conn.execute_deferred(sql, params)
+    }
+
     pub(crate) fn insert_returning(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
         let rows = self.conn.query(sql, params)?;
         rows.first()
@@ -233,16 +239,15 @@ impl<'a> Tx<'a> {
         outcome: &str,
         patient: Option<PatientId>,
     ) -> Result<()> {
-        self.conn.execute(
+        self.defer(
             "UPDATE message_journal SET response = $1, outcome = $2, patient_id = $3 WHERE id = $4",
-            &[
+            vec![
                 Value::Blob(response.to_vec()),
                 Value::Text(outcome.to_string()),
                 patient.map(|p| p.0).into(),
                 Value::Int(id),
             ],
-        )?;
-        Ok(())
+        )
     }
 
     /// One journal entry with its response.
@@ -423,9 +428,9 @@ impl<'a> Tx<'a> {
                 Value::Text(doc.clone()),
             ],
         )?);
-        self.conn.execute(
+        self.defer(
             "INSERT INTO patient_version (patient_id, version, recorded_at, journal_id, doc) VALUES ($1, 1, $2, $3, $4)",
-            &[Value::Int(id.0), Value::Int(now), journal_id.into(), Value::Text(doc)],
+            vec![Value::Int(id.0), Value::Int(now), journal_id.into(), Value::Text(doc)],
         )?;
         self.index_identifiers(id, &p.identifiers)?;
         Ok(id)
@@ -433,10 +438,10 @@ impl<'a> Tx<'a> {
 
     fn index_identifiers(&mut self, id: PatientId, ids: &[PatientIdentifier]) -> Result<()> {
         for i in ids.iter().filter(|i| !i.value.is_empty()) {
-            self.conn.execute(
+            self.defer(
                 "INSERT INTO patient_identifier (patient_id, id_value, authority, id_type) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",
-                &[
+                vec![
                     Value::Int(id.0),
                     i.value.as_str().into(),
                     i.assigning_authority.as_str().into(),
@@ -477,9 +482,9 @@ impl<'a> Tx<'a> {
             .and_then(|r| r.first())
             .and_then(Value::as_i64)
             .ok_or(StoreError::NotFound("patient"))?;
-        self.conn.execute(
+        self.defer(
             "INSERT INTO patient_version (patient_id, version, recorded_at, journal_id, doc) VALUES ($1, $2, $3, $4, $5)",
-            &[Value::Int(id.0), Value::Int(version), Value::Int(now), journal_id.into(), Value::Text(doc)],
+            vec![Value::Int(id.0), Value::Int(version), Value::Int(now), journal_id.into(), Value::Text(doc)],
         )?;
         self.index_identifiers(id, &p.identifiers)?;
         Ok(version)
@@ -575,34 +580,48 @@ impl<'a> Tx<'a> {
     // ---- vaccination events ---------------------------------------------
 
     pub fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<VaccinationId> {
-        let ev = e.event;
         self.insert_returning(
             "INSERT INTO vaccination_event (patient_id, facility_code, filler_order_number, administered_date, cvx, \
              completion, information_source, status, supersedes, journal_id, recorded_at, doc) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11) RETURNING event_id",
-            &[
-                Value::Int(e.patient_id.0),
-                e.facility_code.into(),
-                ev.filler_order_number.clone().into(),
-                date_text(ev.administered_date),
-                ev.cvx.as_ref().map(|c| c.as_str().to_string()).into(),
-                ev.completion.hl7().into(),
-                ev.information_source.nip001().into(),
-                e.supersedes.map(|v| v.0).into(),
-                e.journal_id.into(),
-                Value::Int(now_millis()),
-                Value::Text(event_to_doc(ev)),
-            ],
+            &Self::event_params(e),
         )
         .map(VaccinationId)
     }
 
+    /// [`Tx::insert_event`] when the new id is not needed (the ingest path):
+    /// the backend may pipeline the insert with the next statement.
+    pub fn add_event(&mut self, e: &NewEvent<'_>) -> Result<()> {
+        self.defer(
+            "INSERT INTO vaccination_event (patient_id, facility_code, filler_order_number, administered_date, cvx, \
+             completion, information_source, status, supersedes, journal_id, recorded_at, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11)",
+            Self::event_params(e),
+        )
+    }
+
+    fn event_params(e: &NewEvent<'_>) -> Vec<Value> {
+        let ev = e.event;
+        vec![
+            Value::Int(e.patient_id.0),
+            e.facility_code.into(),
+            ev.filler_order_number.clone().into(),
+            date_text(ev.administered_date),
+            ev.cvx.as_ref().map(|c| c.as_str().to_string()).into(),
+            ev.completion.hl7().into(),
+            ev.information_source.nip001().into(),
+            e.supersedes.map(|v| v.0).into(),
+            e.journal_id.into(),
+            Value::Int(now_millis()),
+            Value::Text(event_to_doc(ev)),
+        ]
+    }
+
     pub fn set_event_status(&mut self, id: VaccinationId, status: EventStatus) -> Result<()> {
-        self.conn.execute(
+        self.defer(
             "UPDATE vaccination_event SET status = $1 WHERE event_id = $2",
-            &[status.as_str().into(), Value::Int(id.0)],
-        )?;
-        Ok(())
+            vec![status.as_str().into(), Value::Int(id.0)],
+        )
     }
 
     fn events_from_rows(rows: Vec<Vec<Value>>) -> Result<Vec<StoredEvent>> {
@@ -655,6 +674,52 @@ impl<'a> Tx<'a> {
                 text(&mut r, 2),
             )
         }))
+    }
+
+    /// A person's shot history as the matcher uses it: (administered date,
+    /// CVX) of every active, complete, dated and coded event, read from the
+    /// indexed columns (which `insert_event` writes from the same event as
+    /// the document) without decoding documents. Sorted, duplicates removed.
+    pub fn load_shots(&mut self, patient: PatientId) -> Result<Vec<(NaiveDate, String)>> {
+        let rows = self.conn.query(
+            "SELECT administered_date, cvx FROM vaccination_event \
+             WHERE patient_id = $1 AND status = 'active' AND completion = 'CP' \
+             AND administered_date IS NOT NULL AND cvx IS NOT NULL",
+            &[Value::Int(patient.0)],
+        )?;
+        let mut out: Vec<(NaiveDate, String)> = rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let date = NaiveDate::parse_from_str(&text(&mut r, 0), "%Y-%m-%d").ok()?;
+                Some((date, text(&mut r, 1)))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Active events a source reported for this person on this date with
+    /// this CVX (the candidates for a re-send of a dose that has no usable
+    /// ORC-3), decoded.
+    pub fn find_active_events_like(
+        &mut self,
+        patient: PatientId,
+        facility_code: &str,
+        ev: &VaccinationEvent,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = self.conn.query(
+            "SELECT event_id, patient_id, facility_code, status, supersedes, recorded_at, doc FROM vaccination_event \
+             WHERE patient_id = $1 AND facility_code = $2 AND status = 'active' \
+             AND administered_date IS NOT DISTINCT FROM $3 AND cvx IS NOT DISTINCT FROM $4 ORDER BY event_id",
+            &[
+                Value::Int(patient.0),
+                facility_code.into(),
+                date_text(ev.administered_date),
+                ev.cvx.as_ref().map(|c| c.as_str().to_string()).into(),
+            ],
+        )?;
+        Self::events_from_rows(rows)
     }
 
     /// Every event of a person, all statuses, oldest first.
@@ -746,10 +811,10 @@ impl<'a> Tx<'a> {
         let at = now_millis();
         let hash = audit_hash(&prev_hash, seq, at, e);
         let ids: Vec<String> = e.patient_ids.iter().map(|p| p.0.to_string()).collect();
-        self.conn.execute(
+        self.defer(
             "INSERT INTO audit_log (seq, at, actor, organization, role, purpose, client_addr, action, patient_ids, outcome, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[
+            vec![
                 Value::Int(seq),
                 Value::Int(at),
                 e.actor.as_str().into(),

@@ -139,11 +139,34 @@ impl<'a> Tx<'a> {
 
     /// Replaces a person's blocking keys (duplicates ignored).
     pub fn replace_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM patient_blocking_key WHERE patient_id = $1",
-            &[Value::Int(id.0)],
-        )?;
-        self.add_blocking_keys(id, keys)
+        // Only the difference is written: a demographic update rarely changes
+        // the keys, and each key row is a random B-tree insert (a dirty page
+        // in the commit) in the (key, patient_id) index.
+        let mut wanted = keys.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let held = self.blocking_keys_of(id)?;
+        let gone: Vec<i64> = held
+            .iter()
+            .filter(|k| wanted.binary_search(k).is_err())
+            .copied()
+            .collect();
+        let new: Vec<i64> = wanted
+            .iter()
+            .filter(|k| held.binary_search(k).is_err())
+            .copied()
+            .collect();
+        for chunk in gone.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "DELETE FROM patient_blocking_key WHERE patient_id = $1 AND key IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(Value::Int(id.0));
+            params.extend(chunk.iter().map(|k| Value::Int(*k)));
+            self.defer(&sql, params)?;
+        }
+        self.add_blocking_keys(id, &new)
     }
 
     /// Adds keys for a person known to have none yet (bulk load, backfill).
@@ -163,7 +186,7 @@ impl<'a> Tx<'a> {
                 sql.push_str(&format!("($1, ${})", i + 2));
                 params.push(Value::Int(*k));
             }
-            self.conn.execute(&sql, &params)?;
+            self.defer(&sql, params)?;
         }
         Ok(())
     }
@@ -285,6 +308,25 @@ impl<'a> Tx<'a> {
         Err(StoreError::Corrupt(
             "merged_into chain too long or cyclic".into(),
         ))
+    }
+
+    /// The merge cluster `id` belongs to (its root first): one statement
+    /// for the common case of a record neither merged nor absorbing anyone,
+    /// else [`Tx::root_of`] + [`Tx::cluster_of`].
+    pub fn cluster_of_record(&mut self, id: PatientId) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT merged_into, EXISTS (SELECT 1 FROM patient c WHERE c.merged_into = p.patient_id) \
+             FROM patient p WHERE p.patient_id = $1",
+            &[Value::Int(id.0)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Err(StoreError::NotFound("patient"));
+        };
+        if opt_int(row, 0).is_none() && int(row, 1) == 0 {
+            return Ok(vec![id]);
+        }
+        let root = self.root_of(id)?;
+        self.cluster_of(root)
     }
 
     /// Records merged directly into `id`.
