@@ -14,6 +14,10 @@ use crate::{now_millis, Conn, Result, StoreError, Value};
 /// One transaction. Obtained from [`crate::Store::write`] or [`crate::Store::read`].
 pub struct Tx<'a> {
     pub(crate) conn: &'a mut dyn Conn,
+    /// The audit chain head this transaction last wrote: a group commit
+    /// appends many entries in one transaction, and only the first needs to
+    /// read the head from the table (nothing else writes inside it).
+    audit_head: Option<(i64, String)>,
 }
 
 /// An inbound message as received, before it is processed.
@@ -195,7 +199,10 @@ fn date_text(d: Option<NaiveDate>) -> Value {
 
 impl<'a> Tx<'a> {
     pub fn new(conn: &'a mut dyn Conn) -> Tx<'a> {
-        Tx { conn }
+        Tx {
+            conn,
+            audit_head: None,
+        }
     }
 
     /// A write whose row count is not needed: the backend may pipeline it
@@ -799,13 +806,18 @@ impl<'a> Tx<'a> {
     /// Appends to the hash-chained audit trail. Only the single writer appends,
     /// so the chain is linear.
     pub fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
-        let mut last = self.conn.query(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
-        )?;
-        let (prev_seq, prev_hash) = match last.pop() {
-            Some(mut r) => (int(&r, 0), text(&mut r, 1)),
-            None => (0, GENESIS.to_string()),
+        let (prev_seq, prev_hash) = match self.audit_head.take() {
+            Some(head) => head,
+            None => {
+                let mut last = self.conn.query(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                    &[],
+                )?;
+                match last.pop() {
+                    Some(mut r) => (int(&r, 0), text(&mut r, 1)),
+                    None => (0, GENESIS.to_string()),
+                }
+            }
         };
         let seq = prev_seq + 1;
         let at = now_millis();
@@ -827,9 +839,10 @@ impl<'a> Tx<'a> {
                 e.outcome.as_str().into(),
                 e.detail.clone().into(),
                 Value::Text(prev_hash),
-                Value::Text(hash),
+                Value::Text(hash.clone()),
             ],
         )?;
+        self.audit_head = Some((seq, hash));
         Ok(seq)
     }
 
