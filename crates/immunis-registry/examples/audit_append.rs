@@ -3,19 +3,11 @@
 //!
 //!     cargo run --release -p immunis-registry --example audit_append -- [THREADS] [COUNT]
 
+mod common;
+use common::cpu_secs;
 use std::time::Instant;
 
 use immunis_registry::{console_admin, Registry};
-
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -13,6 +13,8 @@
 //!
 //!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT]
 
+mod common;
+use common::cpu_secs;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,21 +34,6 @@ struct Run {
     query_cpu: f64,
     chart_secs: f64,
     chart_cpu: f64,
-}
-
-/// CPU seconds (user + system) this process has used, from /proc/self/stat
-/// (Linux; clock ticks of 10 ms). CPU per operation is steadier than wall
-/// time on a machine shared with other work.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
 fn bench_inbound() -> Inbound {

@@ -88,46 +88,75 @@ pub(crate) fn registry_problem(e: &RegistryError) -> Response {
     }
 }
 
-pub(crate) fn pdf_response(bytes: Vec<u8>, id: i64) -> Response {
+/// A document download: its media type and how the browser should treat it
+/// (`inline` to show, `attachment` to save) under the given file name.
+fn file_response(
+    body: Vec<u8>,
+    media_type: &'static str,
+    disposition: &str,
+    filename: &str,
+) -> Response {
     (
         StatusCode::OK,
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/pdf"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
             (
                 header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!(
-                    "inline; filename=\"immunization-record-{id}.pdf\""
-                ))
-                .unwrap_or(HeaderValue::from_static("inline")),
+                HeaderValue::from_str(&format!("{disposition}; filename=\"{filename}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
             ),
         ],
-        bytes,
+        body,
     )
         .into_response()
 }
 
-pub(crate) fn card_response(file: String, id: i64) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(SHC_CONTENT_TYPE),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!(
-                    "attachment; filename=\"immunization-record-{id}.smart-health-card\""
-                ))
-                .unwrap_or(HeaderValue::from_static("attachment")),
-            ),
-        ],
-        file,
+pub(crate) fn pdf_response(bytes: Vec<u8>, id: i64) -> Response {
+    file_response(
+        bytes,
+        "application/pdf",
+        "inline",
+        &format!("immunization-record-{id}.pdf"),
     )
-        .into_response()
+}
+
+pub(crate) fn card_response(file: String, id: i64) -> Response {
+    file_response(
+        file.into_bytes(),
+        SHC_CONTENT_TYPE,
+        "attachment",
+        &format!("immunization-record-{id}.smart-health-card"),
+    )
+}
+
+/// The official record as a PDF or as a SMART Health Card file, for the
+/// bearer of a token or session.
+async fn document(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: i64,
+    pdf: bool,
+) -> Response {
+    let actor = match authenticate(&state, &headers, peer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let (today, now) = clock();
+    let (purpose, patient) = (actor.role.default_purpose(), PatientId(id));
+    let registry = &state.registry;
+    let answer = if pdf {
+        registry
+            .official_record_pdf(&actor, purpose, patient, today, now)
+            .await
+            .map(|bytes| pdf_response(bytes, id))
+    } else {
+        registry
+            .health_card_file(&actor, purpose, patient, today, now)
+            .await
+            .map(|file| card_response(file, id))
+    };
+    answer.unwrap_or_else(|e| registry_problem(&e))
 }
 
 async fn get_pdf(
@@ -136,25 +165,7 @@ async fn get_pdf(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let actor = match authenticate(&state, &headers, peer) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let (today, now) = clock();
-    match state
-        .registry
-        .official_record_pdf(
-            &actor,
-            actor.role.default_purpose(),
-            PatientId(id),
-            today,
-            now,
-        )
-        .await
-    {
-        Ok(bytes) => pdf_response(bytes, id),
-        Err(e) => registry_problem(&e),
-    }
+    document(state, peer, headers, id, true).await
 }
 
 async fn get_card(
@@ -163,25 +174,7 @@ async fn get_card(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let actor = match authenticate(&state, &headers, peer) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let (today, now) = clock();
-    match state
-        .registry
-        .health_card_file(
-            &actor,
-            actor.role.default_purpose(),
-            PatientId(id),
-            today,
-            now,
-        )
-        .await
-    {
-        Ok(file) => card_response(file, id),
-        Err(e) => registry_problem(&e),
-    }
+    document(state, peer, headers, id, false).await
 }
 
 async fn get_jwks(State(state): State<AppState>) -> Response {
