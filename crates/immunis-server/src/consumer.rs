@@ -20,7 +20,7 @@ use immunis_registry::AuthError;
 use immunis_registry::Purpose;
 use maud::{html, Markup, DOCTYPE};
 
-use crate::documents::{card_response, clock, pdf_response, registry_problem};
+use crate::documents::{issue, registry_problem};
 use crate::http::AppState;
 use crate::limit::RateLimiter;
 
@@ -316,19 +316,7 @@ async fn get_pdf(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let (actor, pid) = match session(&state, &headers, peer) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let (today, now) = clock();
-    match state
-        .registry
-        .official_record_pdf(&actor, Purpose::SelfAccess, pid, today, now)
-        .await
-    {
-        Ok(b) => pdf_response(b, pid.0),
-        Err(e) => registry_problem(&e),
-    }
+    own_document(state, peer, headers, true).await
 }
 
 async fn get_card(
@@ -336,18 +324,19 @@ async fn get_card(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let (actor, pid) = match session(&state, &headers, peer) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let (today, now) = clock();
-    match state
-        .registry
-        .health_card_file(&actor, Purpose::SelfAccess, pid, today, now)
-        .await
-    {
-        Ok(f) => card_response(f, pid.0),
-        Err(e) => registry_problem(&e),
+    own_document(state, peer, headers, false).await
+}
+
+/// The person's own record (PDF or health card) for a live consumer session.
+async fn own_document(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    pdf: bool,
+) -> Response {
+    match session(&state, &headers, peer) {
+        Ok((actor, pid)) => issue(&state, &actor, Purpose::SelfAccess, pid, pdf).await,
+        Err(r) => *r,
     }
 }
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use immunis_model::PatientId;
-use immunis_registry::{Actor, AuthError, RegistryError};
+use immunis_registry::{Actor, AuthError, Purpose, RegistryError};
 
 use crate::api::{auth_problem, bearer};
 use crate::http::{problem, AppState};
@@ -129,8 +129,32 @@ pub(crate) fn card_response(file: String, id: i64) -> Response {
     )
 }
 
-/// The official record as a PDF or as a SMART Health Card file, for the
-/// bearer of a token or session.
+/// The official record as a PDF (`pdf`) or as a SMART Health Card file, as
+/// `actor` may see it; the registry decides, signs and audits.
+pub(crate) async fn issue(
+    state: &AppState,
+    actor: &Actor,
+    purpose: Purpose,
+    id: PatientId,
+    pdf: bool,
+) -> Response {
+    let (today, now) = clock();
+    let registry = &state.registry;
+    let answer = if pdf {
+        registry
+            .official_record_pdf(actor, purpose, id, today, now)
+            .await
+            .map(|bytes| pdf_response(bytes, id.0))
+    } else {
+        registry
+            .health_card_file(actor, purpose, id, today, now)
+            .await
+            .map(|file| card_response(file, id.0))
+    };
+    answer.unwrap_or_else(|e| registry_problem(&e))
+}
+
+/// The document for the bearer of a token or session.
 async fn document(
     state: AppState,
     peer: SocketAddr,
@@ -138,25 +162,13 @@ async fn document(
     id: i64,
     pdf: bool,
 ) -> Response {
-    let actor = match authenticate(&state, &headers, peer) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let (today, now) = clock();
-    let (purpose, patient) = (actor.role.default_purpose(), PatientId(id));
-    let registry = &state.registry;
-    let answer = if pdf {
-        registry
-            .official_record_pdf(&actor, purpose, patient, today, now)
-            .await
-            .map(|bytes| pdf_response(bytes, id))
-    } else {
-        registry
-            .health_card_file(&actor, purpose, patient, today, now)
-            .await
-            .map(|file| card_response(file, id))
-    };
-    answer.unwrap_or_else(|e| registry_problem(&e))
+    match authenticate(&state, &headers, peer) {
+        Ok(actor) => {
+            let purpose = actor.role.default_purpose();
+            issue(&state, &actor, purpose, PatientId(id), pdf).await
+        }
+        Err(r) => *r,
+    }
 }
 
 async fn get_pdf(

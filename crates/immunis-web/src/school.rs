@@ -45,12 +45,16 @@ const GRADES: [(&str, &str); 15] = [
     ("12", "Grade 12"),
 ];
 
-/// The report for the session's school, or the response to send instead.
+/// The session and the report for its school (and the grade asked for), or
+/// the response to send instead.
 fn report(
     p: &Portal,
-    s: &Session,
+    headers: &HeaderMap,
+    ci: &Option<ConnectInfo<SocketAddr>>,
     q: &HashMap<String, String>,
-) -> Result<(SchoolReport, String), Response> {
+) -> Result<(Session, SchoolReport, String), Response> {
+    let session = p.session(headers, ci)?;
+    let s = &session;
     let school = match blocking(|| p.registry.own_school(&s.actor)) {
         Ok(Some(name)) => name,
         Ok(None) => {
@@ -83,7 +87,7 @@ fn report(
             .school_report(&s.actor, rules, &school, grade.as_ref(), today())
     })
     .map_err(|e| error_page(Some(s), &e))?;
-    Ok((r, grade_text))
+    Ok((session, r, grade_text))
 }
 
 pub(crate) async fn page_view(
@@ -92,11 +96,7 @@ pub(crate) async fn page_view(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let s = match p.session(&headers, &ci) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let (r, grade) = match report(&p, &s, &q) {
+    let (s, r, grade) = match report(&p, &headers, &ci, &q) {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -184,11 +184,7 @@ pub(crate) async fn csv(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let s = match p.session(&headers, &ci) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let (r, _) = match report(&p, &s, &q) {
+    let (s, r, _) = match report(&p, &headers, &ci, &q) {
         Ok(x) => x,
         Err(resp) => return resp,
     };
