@@ -36,6 +36,20 @@ pub const POSTGRES: &[Migration] = &[
 /// than the highest: branches developed in parallel number theirs
 /// independently, so a database may hold 3 before 2 arrives). The caller
 /// holds a transaction (or an exclusive lock) around this call.
+/// Whether every migration is already recorded (a read: a process opening
+/// an up-to-date store, such as the CLI beside a running server, then needs
+/// no write lock at all).
+pub fn up_to_date(conn: &mut dyn Conn, migrations: &[Migration]) -> bool {
+    let Ok(rows) = conn.query("SELECT version FROM schema_migrations", &[]) else {
+        return false;
+    };
+    let applied: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_i64))
+        .collect();
+    migrations.iter().all(|m| applied.contains(&m.version))
+}
+
 pub fn apply(conn: &mut dyn Conn, migrations: &[Migration]) -> Result<i64> {
     conn.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",

@@ -45,15 +45,28 @@ fn from_ref(v: ValueRef<'_>) -> Value {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    // The busy timeout first: the pragmas below may need a lock another
+    // The busy handler first: the pragmas below may need a lock another
     // process (the server, while the CLI takes a backup) holds for a moment.
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_handler(Some(retry_when_busy))?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
          PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// Retries a locked database every millisecond for up to ≈ 30 s. SQLite's
+/// own busy timeout backs off to 100 ms sleeps, which sleep through the short
+/// gaps between a busy server's group commits, so a second process (the CLI
+/// writing an audit entry beside a server under load) could starve; a quick
+/// retry takes the lock in such a gap.
+fn retry_when_busy(attempt: i32) -> bool {
+    if attempt >= 30_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    true
 }
 
 impl SqliteStore {
@@ -64,7 +77,7 @@ impl SqliteStore {
         let path = data_dir.join("immunis.db");
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
-        {
+        if !migrate::up_to_date(&mut ConnRef(&writer), migrate::SQLITE) {
             let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // `Transaction` derefs to `Connection`; migrations run inside it.
             let conn: &Connection = &tx;
@@ -298,7 +311,7 @@ impl Store for SqliteStore {
                 ),
                 Err(e) => tracing::warn!("WAL checkpoint (restart) failed: {e}"),
             }
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.busy_handler(Some(retry_when_busy))?;
         }
         Ok(())
     }
