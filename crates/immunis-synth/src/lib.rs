@@ -335,6 +335,18 @@ pub fn write_population<W: Write, G: Write>(
     hl7_out: W,
     truth_out: G,
 ) -> Result<SynthStats> {
+    write_population_with(config, Layout::Visits, hl7_out, truth_out)
+}
+
+/// [`write_population`] with a choice of [`Layout`]. With
+/// [`Layout::Consolidated`] the truth CSV has one row per person, keyed by the
+/// control id of the latest visit message (which the consolidated VXU keeps).
+pub fn write_population_with<W: Write, G: Write>(
+    config: &SynthConfig,
+    layout: Layout,
+    hl7_out: W,
+    truth_out: G,
+) -> Result<SynthStats> {
     let gen = Generator::new(config.clone())?;
     let mut hl7 = BufWriter::with_capacity(1 << 16, hl7_out);
     let mut truth = BufWriter::with_capacity(1 << 16, truth_out);
@@ -353,6 +365,21 @@ pub fn write_population<W: Write, G: Write>(
                 stats.administered_doses += 1;
             }
         }
+        if layout == Layout::Consolidated {
+            let (Some(vxu), Some(last)) = (
+                consolidated_vxu(&person),
+                person.messages.iter().rfind(|m| m.kind == MessageKind::Visit),
+            ) else {
+                continue;
+            };
+            stats.messages += 1;
+            stats.hl7_bytes += vxu.len() as u64 + 1;
+            hl7.write_all(vxu.as_bytes())?;
+            hl7.write_all(b"\n")?;
+            truth_line(&mut line, &person, last);
+            truth.write_all(line.as_bytes())?;
+            continue;
+        }
         for m in &person.messages {
             stats.messages += 1;
             stats.hl7_bytes += m.hl7.len() as u64 + 1;
@@ -365,6 +392,53 @@ pub fn write_population<W: Write, G: Write>(
     hl7.flush()?;
     truth.flush()?;
     Ok(stats)
+}
+
+/// How [`write_population_with`] writes each person's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Every message the person's providers sent over the years (the default).
+    #[default]
+    Visits,
+    /// One VXU per person carrying the whole history, as a migration from a
+    /// legacy registry sends it: see [`consolidated_vxu`]. Loads a registry of
+    /// the same people and doses with a tenth of the messages (for
+    /// benchmarks at a million people).
+    Consolidated,
+}
+
+/// One VXU with `person`'s whole reported history: the header and patient
+/// segments (MSH, PID, PD1, NK1) of the latest visit message and the order
+/// groups (each ORC with the RXA, RXR and OBX after it) of every visit
+/// message in the order they were sent. Duplicates and updates are left out;
+/// historical re-reports stay (the registry's dose de-duplication folds them).
+/// `None` when the person has no visit message.
+pub fn consolidated_vxu(person: &SynthPerson) -> Option<String> {
+    let visits: Vec<&SynthMessage> = person
+        .messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Visit)
+        .collect();
+    let last = visits.last()?;
+    let mut out = String::with_capacity(visits.iter().map(|m| m.hl7.len()).sum());
+    for seg in last.hl7.split_terminator('\r') {
+        if seg.starts_with("ORC|") {
+            break;
+        }
+        out.push_str(seg);
+        out.push('\r');
+    }
+    for m in &visits {
+        let mut orders = false;
+        for seg in m.hl7.split_terminator('\r') {
+            orders |= seg.starts_with("ORC|");
+            if orders {
+                out.push_str(seg);
+                out.push('\r');
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The ground-truth CSV row of one message (with trailing `\n`).

@@ -399,3 +399,44 @@ fn person_keys_are_sequential_and_count_matches() {
         .collect();
     assert_eq!(keys, (1..=257).collect::<Vec<_>>());
 }
+
+#[test]
+fn consolidated_layout_carries_every_visit_dose_in_one_message_per_person() {
+    use immunis_synth::{consolidated_vxu, write_population_with, Layout, MessageKind};
+    let c = cfg(200, 5);
+    let everyone = people(&c);
+    for p in &everyone {
+        let Some(vxu) = consolidated_vxu(p) else {
+            assert!(p.messages.iter().all(|m| m.kind != MessageKind::Visit));
+            continue;
+        };
+        let segs = segments(&vxu);
+        assert_eq!(segs.iter().filter(|s| s[0] == "MSH").count(), 1);
+        assert_eq!(segs.iter().filter(|s| s[0] == "PID").count(), 1);
+        // Every order group of every visit message, none of the others'.
+        let orders = |m: &str| segments(m).iter().filter(|s| s[0] == "ORC").count();
+        let visits: usize = p
+            .messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Visit)
+            .map(|m| orders(&m.hl7))
+            .sum();
+        assert_eq!(orders(&vxu), visits, "person {}", p.key);
+        // Header and demographics are the latest visit's.
+        let last = p.messages.iter().rfind(|m| m.kind == MessageKind::Visit);
+        let last = last.expect("a visit");
+        assert!(vxu.starts_with(last.hl7.split("ORC|").next().unwrap_or("")));
+        // Each administered (not refused) dose's ORC-3 is in the message.
+        for d in p.doses.iter().filter(|d| !d.refused) {
+            assert!(vxu.contains(&format!("|{}^", d.filler_order)), "dose {}", d.filler_order);
+        }
+    }
+    let (mut h, mut t) = (Vec::new(), Vec::new());
+    let stats = write_population_with(&c, Layout::Consolidated, &mut h, &mut t).expect("writes");
+    assert_eq!(stats.people, 200);
+    let with_visits = everyone.iter().filter(|p| consolidated_vxu(p).is_some()).count();
+    assert_eq!(stats.messages as usize, with_visits);
+    let text = String::from_utf8(h).expect("utf-8");
+    assert_eq!(text.lines().count(), with_visits);
+    assert_eq!(String::from_utf8(t).expect("utf-8").lines().count(), with_visits + 1);
+}

@@ -116,49 +116,108 @@ pub async fn process_all(
     Ok(())
 }
 
+/// How much of an import file is read at a time (a message never straddles
+/// two pieces: each piece ends where the next `MSH` segment starts).
+const IMPORT_PIECE: usize = 32 << 20;
+
+/// The length of the longest prefix of `buf` that ends just before a segment
+/// break followed by `MSH|` — whole messages only — or `None` if there is none.
+fn whole_messages_len(buf: &[u8]) -> Option<usize> {
+    buf.windows(5)
+        .rposition(|w| matches!(w[0], b'\r' | b'\n') && &w[1..] == b"MSH|")
+        .filter(|&i| i > 0)
+}
+
 pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> Result<ExitCode> {
+    use std::io::Read;
     let registry = open_registry(&store)?;
-    let mut messages: Vec<String> = Vec::new();
-    for f in &files {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let batch = immunis_hl7::split_messages(&text);
-        if batch.messages.is_empty() {
-            eprintln!(
-                "immunis: warning: {} holds no HL7 message (no MSH segment)",
-                f.display()
-            );
-        }
-        messages.extend(batch.messages.iter().map(|m| m.to_string()));
-    }
     let mut ack_out = match &acks {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => None,
     };
-    let bar = indicatif::ProgressBar::new(messages.len() as u64);
+    let mut total = 0u64;
+    for f in &files {
+        total += std::fs::metadata(f)
+            .with_context(|| format!("cannot read {}", f.display()))?
+            .len();
+    }
+    // Files are streamed a piece at a time: a migration file of many
+    // gigabytes never has to fit in memory.
+    let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} messages {per_sec} eta {eta}",
+            "{bar:40} {bytes}/{total_bytes} {msg} {binary_bytes_per_sec} eta {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let rt = runtime()?;
     let (mut aa, mut ae, mut ar) = (0u64, 0u64, 0u64);
-    rt.block_on(process_all(&registry, messages, "import", |reply| {
-        match msa_code(&reply).as_str() {
-            "AA" => aa += 1,
-            "AE" => ae += 1,
-            _ => ar += 1,
+    for f in &files {
+        let mut file =
+            std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(IMPORT_PIECE + (1 << 20));
+        let mut found = 0usize;
+        let mut eof = false;
+        while !eof {
+            let have = buf.len();
+            buf.resize(have + IMPORT_PIECE, 0);
+            let mut filled = have;
+            while filled < buf.len() {
+                let n = file
+                    .read(&mut buf[filled..])
+                    .with_context(|| format!("cannot read {}", f.display()))?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                filled += n;
+            }
+            buf.truncate(filled);
+            let cut = if eof {
+                buf.len()
+            } else {
+                // No message start in the whole piece: one huge message, read on.
+                match whole_messages_len(&buf) {
+                    Some(cut) => cut,
+                    None => continue,
+                }
+            };
+            let messages: Vec<String> = {
+                let text = String::from_utf8_lossy(&buf[..cut]);
+                immunis_hl7::split_messages(&text)
+                    .messages
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect()
+            };
+            found += messages.len();
+            buf.drain(..cut);
+            rt.block_on(process_all(&registry, messages, "import", |reply| {
+                match msa_code(&reply).as_str() {
+                    "AA" => aa += 1,
+                    "AE" => ae += 1,
+                    _ => ar += 1,
+                }
+                if let Some(out) = ack_out.as_mut() {
+                    out.write_all(&reply)?;
+                    out.write_all(b"\n")?;
+                }
+                Ok(())
+            }))?;
+            bar.inc(cut as u64);
+            bar.set_message(format!("{} messages", aa + ae + ar));
         }
-        if let Some(out) = ack_out.as_mut() {
-            out.write_all(&reply)?;
-            out.write_all(b"\n")?;
+        if found == 0 {
+            bar.suspend(|| {
+                eprintln!(
+                    "immunis: warning: {} holds no HL7 message (no MSH segment)",
+                    f.display()
+                )
+            });
         }
-        bar.inc(1);
-        Ok(())
-    }))?;
+    }
     bar.finish_and_clear();
     if let Some(mut out) = ack_out {
         out.flush()?;
@@ -346,6 +405,7 @@ pub fn synth(
     today: Option<chrono::NaiveDate>,
     out: PathBuf,
     truth: Option<PathBuf>,
+    consolidated: bool,
 ) -> Result<ExitCode> {
     let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
     let mut cfg = immunis_synth::SynthConfig::new(people, seed, today);
@@ -357,7 +417,12 @@ pub fn synth(
         Some(p) => output(p)?,
         None => Box::new(std::io::sink()),
     };
-    let stats = immunis_synth::write_population(&cfg, hl7_out, truth_out)
+    let layout = if consolidated {
+        immunis_synth::Layout::Consolidated
+    } else {
+        immunis_synth::Layout::Visits
+    };
+    let stats = immunis_synth::write_population_with(&cfg, layout, hl7_out, truth_out)
         .context("generating the population")?;
     eprintln!(
         "synthetic population: {} people, {} messages, {} administered doses",
@@ -374,4 +439,18 @@ pub fn match_pairs(file: PathBuf) -> Result<ExitCode> {
     immunis_matching::aira::run_match_pairs(&text, stdout.lock(), stderr.lock())
         .with_context(|| format!("{}", file.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_messages_len;
+
+    #[test]
+    fn pieces_end_before_a_message_start() {
+        assert_eq!(whole_messages_len(b"MSH|a\rPID|\rMSH|b\rPID"), Some(10));
+        assert_eq!(whole_messages_len(b"MSH|a\nMSH|b\r\nMSH|c"), Some(12));
+        assert_eq!(whole_messages_len(b"MSH|a\rPID|b"), None);
+        assert_eq!(whole_messages_len(b"\nMSH|"), None);
+        assert_eq!(whole_messages_len(b""), None);
+    }
 }

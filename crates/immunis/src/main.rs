@@ -103,6 +103,11 @@ enum Command {
         /// Ground-truth CSV (message id → person key) for matching evaluation.
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// One VXU per person with the whole history (a legacy-registry
+        /// migration load) instead of one per visit: the same people and doses
+        /// in a tenth of the messages, for loading a million people.
+        #[arg(long)]
+        consolidated: bool,
     },
     /// Classify AIRA patient-matching test pairs: `TEST_ID<TAB>outcome` per test, confusion matrix on stderr.
     MatchPairs { file: PathBuf },
@@ -321,7 +326,8 @@ fn main() -> std::process::ExitCode {
             today,
             out,
             truth,
-        } => commands::synth(people, seed, facilities, today, out, truth),
+            consolidated,
+        } => commands::synth(people, seed, facilities, today, out, truth, consolidated),
         Command::MatchPairs { file } => commands::match_pairs(file),
         Command::BenchMllp {
             mllp,
