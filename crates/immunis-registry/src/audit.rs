@@ -134,6 +134,7 @@ impl Registry {
         external: &[Anchor],
     ) -> Result<AuditVerification, RegistryError> {
         self.require_admin(actor)?;
+        self.flush_audit()?;
         let mut anchors: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut stored = Vec::new();
         self.read(&mut |tx| {
@@ -199,11 +200,32 @@ impl Registry {
         patient: PatientId,
     ) -> Result<Vec<Disclosure>, RegistryError> {
         self.require_admin(actor)?;
+        self.flush_audit()?;
+        // Other processes' entries not folded yet (a running server's, seen
+        // from the CLI): read before the trail, then keep only the files
+        // the trail does not name as folded (see AuditSpool::pending).
+        let pending = self.spool.as_ref().map(|s| s.pending()).unwrap_or_default();
         let mut records = Vec::new();
+        let mut unfolded: Vec<(i64, immunis_store::AuditEntry)> = Vec::new();
         self.read(&mut |tx| {
             records = tx.audit_records_for_patient(patient)?;
+            unfolded.clear();
+            for (name, entries) in &pending {
+                if !tx.audit_spool_folded(name)? {
+                    unfolded.extend(
+                        entries
+                            .iter()
+                            .filter(|(_, e)| e.patient_ids.contains(&patient))
+                            .cloned(),
+                    );
+                }
+            }
             Ok(())
         })?;
+        records.extend(crate::audit_spool::pending_records(std::mem::take(
+            &mut unfolded,
+        )));
+        records.sort_by_key(|r| r.at);
         let out = records
             .into_iter()
             .filter(|r| {

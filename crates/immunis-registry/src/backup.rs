@@ -35,6 +35,8 @@ impl Registry {
         let mut audit = audit_entry(actor, "backup_snapshot", Purpose::Administration, "allow");
         audit.detail = Some(format!("whole {} database", self.store.backend()));
         self.append_audit_blocking(audit)?;
+        // The snapshot holds the trail up to and including this entry.
+        self.flush_audit()?;
         self.store.snapshot_into(dest)?;
         let bytes = std::fs::metadata(dest)
             .map(|m| m.len())

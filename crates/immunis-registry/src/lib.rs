@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod audit_spool;
 pub mod auth;
 pub mod backup;
 pub mod consent;
@@ -93,6 +94,9 @@ pub struct Registry {
     consumer: consumer::ConsumerState,
     /// Only the audit benchmark turns this off (to measure the audit's cost).
     audit_enabled: Arc<AtomicBool>,
+    /// Where stand-alone audit entries go when the store has a spool
+    /// directory (SQLite); `None`: straight into the trail.
+    spool: Option<audit_spool::AuditSpool>,
 }
 
 /// The response a transport sends back for a journaled message, built inside
@@ -128,8 +132,14 @@ impl Registry {
     ) -> Result<Arc<Registry>, RegistryError> {
         let engine = immunis_cdsi::Engine::default_data()
             .map_err(|e| RegistryError::Internal(format!("CDSi supporting data: {e}")))?;
+        let writer = Writer::start(store.clone());
+        let spool = match store.audit_spool_dir() {
+            Some(dir) => Some(audit_spool::AuditSpool::start(dir, writer.clone())?),
+            None => None,
+        };
         Ok(Arc::new(Registry {
-            writer: Writer::start(store.clone()),
+            writer,
+            spool,
             store,
             codes: CodeTables::embedded(),
             matcher,
@@ -304,6 +314,9 @@ impl Registry {
         if !self.audit_enabled.load(Ordering::Relaxed) {
             return Ok(());
         }
+        if let Some(spool) = &self.spool {
+            return spool.append(audit).await;
+        }
         self.writer
             .run(move |tx| tx.append_audit(&audit).map(|_| ()))
             .await
@@ -311,8 +324,22 @@ impl Registry {
 
     /// Blocking form of [`Registry::append_audit`].
     pub(crate) fn append_audit_blocking(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        if let Some(spool) = &self.spool {
+            return spool.append_blocking(audit);
+        }
         self.writer
             .run_blocking(move |tx| tx.append_audit(&audit).map(|_| ()))
+    }
+
+    /// Folds every audit entry this registry has made durable in its spool
+    /// into the hash-chained trail (done anyway within a quarter second; a
+    /// no-op without a spool). Verification and the accounting of
+    /// disclosures call it first; a server calls it when it stops.
+    pub fn flush_audit(&self) -> Result<(), RegistryError> {
+        match &self.spool {
+            Some(spool) => spool.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Counts for status pages and tests: (patients, vaccination events).

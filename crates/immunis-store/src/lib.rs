@@ -19,7 +19,7 @@ mod tx_linkage;
 mod tx_portal;
 mod tx_school;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use codec::{event_from_doc, event_to_doc, patient_from_doc, patient_to_doc};
@@ -147,6 +147,15 @@ pub trait Store: Send + Sync + 'static {
     /// `dest` (a new file) while the store stays online. SQLite does it with
     /// `VACUUM INTO`; a PostgreSQL cluster is backed up by its operator
     /// (`pg_basebackup` + WAL archiving), so that backend says so.
+    /// Where the registry may keep its audit spool (entries made durable in
+    /// an append-only file and folded into the trail in batches), or `None`
+    /// to append every entry to the trail directly. SQLite: `audit-spool/`
+    /// beside the database — every commit there discards the readers' page
+    /// caches, so one commit per read would double a read's cost.
+    fn audit_spool_dir(&self) -> Option<PathBuf> {
+        None
+    }
+
     fn snapshot_into(&self, dest: &Path) -> Result<()> {
         let _ = dest;
         Err(StoreError::Unsupported(format!(

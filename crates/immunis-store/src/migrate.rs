@@ -19,6 +19,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../migrations/sqlite/0005_school.sql") },
     Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_grants.sql") },
+    Migration { version: 9, sql: include_str!("../migrations/sqlite/0009_audit_spool.sql") },
 ];
 
 #[rustfmt::skip]
@@ -30,6 +31,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../migrations/postgres/0005_school.sql") },
     Migration { version: 6, sql: include_str!("../migrations/postgres/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/postgres/0008_grants.sql") },
+    Migration { version: 9, sql: include_str!("../migrations/postgres/0009_audit_spool.sql") },
 ];
 
 /// Applies, in order, every migration not yet recorded (not only those newer

@@ -266,6 +266,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn audit_spool_dir(&self) -> Option<PathBuf> {
+        self.path.parent().map(|d| d.join("audit-spool"))
+    }
+
     fn snapshot_into(&self, dest: &Path) -> Result<()> {
         if dest.exists() {
             return Err(StoreError::Conflict(format!(

@@ -806,6 +806,12 @@ impl<'a> Tx<'a> {
     /// Appends to the hash-chained audit trail. Only the single writer appends,
     /// so the chain is linear.
     pub fn append_audit(&mut self, e: &AuditEntry) -> Result<i64> {
+        self.append_audit_at(e, now_millis())
+    }
+
+    /// [`Tx::append_audit`] for an access that happened at `at` (milliseconds
+    /// since the epoch) and was made durable elsewhere first (the audit spool).
+    pub fn append_audit_at(&mut self, e: &AuditEntry, at: i64) -> Result<i64> {
         let (prev_seq, prev_hash) = match self.audit_head.take() {
             Some(head) => head,
             None => {
@@ -820,7 +826,6 @@ impl<'a> Tx<'a> {
             }
         };
         let seq = prev_seq + 1;
-        let at = now_millis();
         let hash = audit_hash(&prev_hash, seq, at, e);
         let ids: Vec<String> = e.patient_ids.iter().map(|p| p.0.to_string()).collect();
         self.defer(
@@ -844,6 +849,28 @@ impl<'a> Tx<'a> {
         )?;
         self.audit_head = Some((seq, hash));
         Ok(seq)
+    }
+
+    /// Whether the audit spool file `name` was folded into the trail already.
+    pub fn audit_spool_folded(&mut self, name: &str) -> Result<bool> {
+        let rows = self.conn.query(
+            "SELECT 1 FROM audit_spool_folded WHERE name = $1",
+            &[Value::Text(name.to_string())],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Records that spool file `name` (with `entries` entries) is folded.
+    pub fn mark_audit_spool_folded(&mut self, name: &str, entries: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit_spool_folded (name, folded_at, entries) VALUES ($1, $2, $3)",
+            &[
+                Value::Text(name.to_string()),
+                Value::Int(now_millis()),
+                Value::Int(entries),
+            ],
+        )?;
+        Ok(())
     }
 
     /// The audit trail in order (from `after_seq`, at most `limit` records).

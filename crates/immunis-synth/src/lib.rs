@@ -368,7 +368,10 @@ pub fn write_population_with<W: Write, G: Write>(
         if layout == Layout::Consolidated {
             let (Some(vxu), Some(last)) = (
                 consolidated_vxu(&person),
-                person.messages.iter().rfind(|m| m.kind == MessageKind::Visit),
+                person
+                    .messages
+                    .iter()
+                    .rfind(|m| m.kind == MessageKind::Visit),
             ) else {
                 continue;
             };

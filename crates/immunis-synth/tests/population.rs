@@ -428,15 +428,25 @@ fn consolidated_layout_carries_every_visit_dose_in_one_message_per_person() {
         assert!(vxu.starts_with(last.hl7.split("ORC|").next().unwrap_or("")));
         // Each administered (not refused) dose's ORC-3 is in the message.
         for d in p.doses.iter().filter(|d| !d.refused) {
-            assert!(vxu.contains(&format!("|{}^", d.filler_order)), "dose {}", d.filler_order);
+            assert!(
+                vxu.contains(&format!("|{}^", d.filler_order)),
+                "dose {}",
+                d.filler_order
+            );
         }
     }
     let (mut h, mut t) = (Vec::new(), Vec::new());
     let stats = write_population_with(&c, Layout::Consolidated, &mut h, &mut t).expect("writes");
     assert_eq!(stats.people, 200);
-    let with_visits = everyone.iter().filter(|p| consolidated_vxu(p).is_some()).count();
+    let with_visits = everyone
+        .iter()
+        .filter(|p| consolidated_vxu(p).is_some())
+        .count();
     assert_eq!(stats.messages as usize, with_visits);
     let text = String::from_utf8(h).expect("utf-8");
     assert_eq!(text.lines().count(), with_visits);
-    assert_eq!(String::from_utf8(t).expect("utf-8").lines().count(), with_visits + 1);
+    assert_eq!(
+        String::from_utf8(t).expect("utf-8").lines().count(),
+        with_visits + 1
+    );
 }

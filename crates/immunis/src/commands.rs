@@ -72,6 +72,11 @@ pub fn serve(
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         eprintln!("immunis: shutting down");
         server.shutdown();
+        // Fold the audit spool into the trail (a kill instead leaves it to
+        // the recovery at the next start).
+        if let Err(e) = tokio::task::block_in_place(|| registry.flush_audit()) {
+            tracing::error!("folding the audit spool at shutdown failed: {e}");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
