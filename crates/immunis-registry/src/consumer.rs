@@ -30,6 +30,11 @@ use subtle::ConstantTimeEq;
 use crate::auth::AuthError;
 use crate::{audit_entry, Registry, RegistryError};
 
+pub mod channels;
+pub use channels::{
+    ChannelConfigError, RoutingChannel, SmtpChannel, SmtpConfig, WebhookSmsChannel,
+};
+
 /// Limits of consumer access.
 #[derive(Debug, Clone)]
 pub struct ConsumerPolicy {
@@ -83,8 +88,15 @@ pub struct Delivery {
 }
 
 /// A way to deliver one-time codes, configured by the operator.
+/// `deliver` runs on a blocking thread, apart from the requester's answer;
+/// its error goes to the server log, so it must not carry the recipient,
+/// the code or anything a server echoed back.
 pub trait CodeChannel: Send + Sync {
     fn name(&self) -> &'static str;
+    /// This channel can send to this kind of contact (default: both).
+    fn supports(&self, _kind: ContactKind) -> bool {
+        true
+    }
     fn deliver(&self, d: &Delivery) -> Result<(), String>;
 }
 
@@ -400,7 +412,17 @@ impl Registry {
             Some((kind, contact)) => self.match_request(req, *kind, contact)?,
             None => None,
         };
-        let channel = self.consumer.channel.lock().ok().and_then(|c| c.clone());
+        let channel = self
+            .consumer
+            .channel
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .filter(|c| {
+                normalized
+                    .as_ref()
+                    .is_none_or(|(kind, _)| c.supports(*kind))
+            });
         let mut audit = audit_entry(&actor, "consumer_request", Purpose::SelfAccess, "allow");
         match (matched, &normalized, channel) {
             (Some(pid), Some((kind, _)), Some(channel)) => {
@@ -434,9 +456,14 @@ impl Registry {
                     }
                 });
             }
-            (Some(pid), _, None) => {
+            (Some(pid), kind, None) => {
+                let kind = kind.as_ref().map(|(k, _)| k.as_str()).unwrap_or("this");
+                // No patient data: only which kind of channel is missing.
+                tracing::warn!("one-time code not sent: no channel is configured for {kind} codes");
                 audit.patient_ids = vec![pid];
-                audit.detail = Some("matched; no delivery channel configured".into());
+                audit.detail = Some(format!(
+                    "matched; no delivery channel configured for {kind}"
+                ));
                 self.append_audit(audit).await?;
             }
             _ => {

@@ -55,6 +55,7 @@ pub fn serve(
     } else {
         "MLLP"
     };
+    let code_channel = docs.code_channel()?;
     let registry = open_registry(&store)?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -62,7 +63,11 @@ pub fn serve(
             crate::commands::demo::prepare(&registry).await?;
         }
         let server = immunis_server::start(registry.clone(), options).await?;
-        docs.apply(&registry, &format!("{scheme}://{}", server.http_addr))?;
+        docs.apply(
+            &registry,
+            &format!("{scheme}://{}", server.http_addr),
+            code_channel,
+        )?;
         eprintln!(
             "immunis: serving ({} backend) — HTTP on {scheme}://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7, POST /oauth/token), MLLP on {} ({mllp_kind})",
             registry.backend(),

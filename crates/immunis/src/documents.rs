@@ -5,16 +5,22 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
-use immunis_registry::consumer::{CommandChannel, OutboxChannel};
+use anyhow::{bail, Context, Result};
+use immunis_registry::consumer::{
+    CodeChannel, CommandChannel, OutboxChannel, RoutingChannel, SmtpChannel, SmtpConfig,
+    WebhookSmsChannel,
+};
 use immunis_registry::{console_admin, DocumentSettings, Registry};
 
 use crate::commands::open_registry;
 use crate::StoreArgs;
 
 /// Options of `immunis serve` for the official record, SMART Health Cards
-/// and "My immunization record".
+/// and "My immunization record" (where one-time codes go: `--code-smtp` for
+/// e-mail and `--code-sms-webhook` for SMS, together or alone; or
+/// `--code-command`; or `--code-outbox` in development).
 #[derive(clap::Args, Clone, Default)]
 pub struct DocumentArgs {
     /// The registry's public base URL (the health cards' issuer; keys at
@@ -29,13 +35,45 @@ pub struct DocumentArgs {
     pub registry_line: Vec<String>,
     /// Development channel for one-time codes: write each message as a JSON
     /// file into this directory.
-    #[arg(long, conflicts_with = "code_command")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["code_command", "code_smtp", "code_sms_webhook"])]
     pub code_outbox: Option<PathBuf>,
-    /// Production channel for one-time codes: run this program per message
-    /// (IMMUNIS_CHANNEL=sms|email, IMMUNIS_TO, IMMUNIS_SUBJECT; body on stdin),
-    /// e.g. a wrapper around sendmail or the SMS gateway's webhook.
-    #[arg(long)]
+    /// Hand each one-time code to this program (IMMUNIS_CHANNEL=sms|email,
+    /// IMMUNIS_TO, IMMUNIS_SUBJECT; body on stdin; exit 0 = sent), e.g. a
+    /// wrapper around sendmail or the SMS gateway's own client.
+    #[arg(long, value_name = "PROGRAM", conflicts_with_all = ["code_smtp", "code_sms_webhook"])]
     pub code_command: Option<PathBuf>,
+    /// E-mail one-time codes through this SMTP server: smtps://HOST[:465]
+    /// (implicit TLS), smtp://HOST:587?tls=required (STARTTLS), or
+    /// smtp://HOST[:25] (unencrypted: loopback only unless
+    /// --code-smtp-allow-plaintext). A path names the EHLO host
+    /// (smtps://HOST/client.example.org). Log-in from IMMUNIS_SMTP_USERNAME and
+    /// IMMUNIS_SMTP_PASSWORD; servers are verified against the system's CA
+    /// certificates (SSL_CERT_FILE overrides).
+    #[arg(long, value_name = "URL", requires = "code_from")]
+    pub code_smtp: Option<String>,
+    /// The From address of e-mailed codes (required with --code-smtp), e.g.
+    /// "Immunization Registry <no-reply@registry.example.org>".
+    #[arg(long, value_name = "ADDRESS", requires = "code_smtp")]
+    pub code_from: Option<String>,
+    /// Allow --code-smtp without TLS (or with opportunistic STARTTLS) to a
+    /// host that is not loopback: codes cross the network readable.
+    #[arg(long, requires = "code_smtp")]
+    pub code_smtp_allow_plaintext: bool,
+    /// Text one-time codes through the SMS gateway's webhook: POST
+    /// {"to": DIGITS, "body": TEXT} as JSON to this URL (https, or http to
+    /// loopback), with "Authorization: Bearer" IMMUNIS_SMS_WEBHOOK_TOKEN; a
+    /// 2xx answer means sent. Combine with --code-smtp for e-mail.
+    #[arg(long, value_name = "URL")]
+    pub code_sms_webhook: Option<String>,
+    /// Give up sending one code by SMTP or the webhook after this many
+    /// seconds (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub code_send_timeout: Option<u64>,
+}
+
+/// A non-empty environment variable.
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The key-encryption key for signing keys at rest, from `IMMUNIS_SIGNING_KEK`
@@ -52,7 +90,81 @@ fn key_encryption_key() -> Result<Option<[u8; 32]>> {
 
 impl DocumentArgs {
     /// Configures the registry before serving; `default_url` is the HTTP listener's URL.
-    pub fn apply(&self, registry: &Registry, default_url: &str) -> Result<()> {
+    /// The one-time-code channel the options name (checked at startup: a bad
+    /// URL, plaintext to a remote host or a missing trust store stops here).
+    pub fn code_channel(&self) -> Result<Option<Arc<dyn CodeChannel>>> {
+        if let Some(dir) = &self.code_outbox {
+            return Ok(Some(Arc::new(OutboxChannel { dir: dir.clone() })));
+        }
+        if let Some(program) = &self.code_command {
+            return Ok(Some(Arc::new(CommandChannel {
+                program: program.clone(),
+                args: Vec::new(),
+            })));
+        }
+        let timeout = Duration::from_secs(self.code_send_timeout.unwrap_or(10));
+        let mut router = RoutingChannel::default();
+        if let Some(url) = &self.code_smtp {
+            let from = self
+                .code_from
+                .clone()
+                .context("--code-smtp needs --code-from ADDRESS")?;
+            let credentials = match (
+                env_secret("IMMUNIS_SMTP_USERNAME"),
+                env_secret("IMMUNIS_SMTP_PASSWORD"),
+            ) {
+                (Some(u), Some(p)) => Some((u, p)),
+                (None, None) => None,
+                _ => bail!("set both IMMUNIS_SMTP_USERNAME and IMMUNIS_SMTP_PASSWORD, or neither"),
+            };
+            let smtp = SmtpChannel::new(&SmtpConfig {
+                url: url.clone(),
+                from,
+                credentials,
+                allow_plaintext: self.code_smtp_allow_plaintext,
+                timeout,
+            })
+            .context("--code-smtp")?;
+            router.email = Some(Arc::new(smtp));
+        }
+        if let Some(url) = &self.code_sms_webhook {
+            let token = env_secret("IMMUNIS_SMS_WEBHOOK_TOKEN");
+            let webhook = WebhookSmsChannel::new(url, token.as_deref(), timeout)
+                .context("--code-sms-webhook")?;
+            if token.is_none() {
+                tracing::warn!(
+                    "IMMUNIS_SMS_WEBHOOK_TOKEN is not set: the SMS webhook is called without an Authorization header"
+                );
+            }
+            router.sms = Some(Arc::new(webhook));
+        }
+        match (router.email.is_some(), router.sms.is_some()) {
+            (false, false) => Ok(None),
+            (email, sms) => {
+                if !email || !sms {
+                    tracing::warn!(
+                        "one-time codes go by {} only: requests with {} get no code",
+                        if email { "e-mail" } else { "SMS" },
+                        if email {
+                            "a phone number"
+                        } else {
+                            "an e-mail address"
+                        }
+                    );
+                }
+                Ok(Some(Arc::new(router)))
+            }
+        }
+    }
+
+    /// Configures the registry before serving; `default_url` is the HTTP
+    /// listener's URL, `channel` what [`DocumentArgs::code_channel`] made.
+    pub fn apply(
+        &self,
+        registry: &Registry,
+        default_url: &str,
+        channel: Option<Arc<dyn CodeChannel>>,
+    ) -> Result<()> {
         let kek = key_encryption_key()?;
         if kek.is_none() {
             tracing::warn!(
@@ -71,17 +183,11 @@ impl DocumentArgs {
             registry_lines: self.registry_line.clone(),
             key_encryption_key: kek,
         });
-        if let Some(dir) = &self.code_outbox {
-            registry.set_code_channel(Arc::new(OutboxChannel { dir: dir.clone() }));
-        } else if let Some(program) = &self.code_command {
-            registry.set_code_channel(Arc::new(CommandChannel {
-                program: program.clone(),
-                args: Vec::new(),
-            }));
-        } else {
-            tracing::warn!(
-                "no one-time-code channel (--code-outbox or --code-command): My immunization record cannot send codes"
-            );
+        match channel {
+            Some(c) => registry.set_code_channel(c),
+            None => tracing::warn!(
+                "no one-time-code channel (--code-smtp, --code-sms-webhook, --code-command or --code-outbox): My immunization record cannot send codes"
+            ),
         }
         Ok(())
     }
@@ -158,4 +264,144 @@ pub fn key(action: KeyCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use immunis_registry::consumer::ContactKind;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        docs: DocumentArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<DocumentArgs, clap::Error> {
+        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).map(|s| s.docs)
+    }
+
+    fn startup_error(args: &[&str]) -> String {
+        match parse(args).expect("parses").code_channel() {
+            Ok(_) => panic!("{args:?} should be refused"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn smtp_needs_a_from_address_and_the_other_way_round() {
+        let e = parse(&["--code-smtp", "smtp://127.0.0.1:2525"])
+            .err()
+            .expect("missing --code-from");
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--code-from"), "{e}");
+        let e = parse(&["--code-from", "a@example.org"])
+            .err()
+            .expect("no smtp");
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(parse(&["--code-smtp-allow-plaintext"]).is_err());
+    }
+
+    #[test]
+    fn channels_conflict_sensibly() {
+        let smtp = [
+            "--code-smtp",
+            "smtp://127.0.0.1:2525",
+            "--code-from",
+            "a@example.org",
+        ];
+        for other in [
+            &["--code-outbox", "/tmp/x"][..],
+            &["--code-command", "/bin/true"][..],
+        ] {
+            let args: Vec<&str> = smtp.iter().chain(other.iter()).copied().collect();
+            let e = parse(&args).err().expect("conflict");
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
+        let e = parse(&[
+            "--code-outbox",
+            "/tmp/x",
+            "--code-sms-webhook",
+            "http://127.0.0.1:1/",
+        ])
+        .err()
+        .expect("conflict");
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&["--code-outbox", "/tmp/x", "--code-command", "/bin/true"]).is_err());
+        // SMTP for e-mail and the webhook for SMS together: one router.
+        let both: Vec<&str> = smtp
+            .iter()
+            .copied()
+            .chain(["--code-sms-webhook", "http://127.0.0.1:1/sms"])
+            .collect();
+        let channel = parse(&both)
+            .expect("parses")
+            .code_channel()
+            .expect("valid")
+            .expect("a channel");
+        assert!(channel.supports(ContactKind::Email) && channel.supports(ContactKind::Sms));
+        let only_mail = parse(&smtp).expect("parses").code_channel().expect("valid");
+        let only_mail = only_mail.expect("a channel");
+        assert!(!only_mail.supports(ContactKind::Sms));
+        assert!(parse(&[])
+            .expect("parses")
+            .code_channel()
+            .expect("ok")
+            .is_none());
+    }
+
+    #[test]
+    fn bad_channels_stop_the_server_at_startup() {
+        let e = startup_error(&[
+            "--code-smtp",
+            "smtp://mail.example.org:25",
+            "--code-from",
+            "a@example.org",
+        ]);
+        assert!(
+            e.contains("--code-smtp") && e.contains("unencrypted") && e.contains("loopback"),
+            "{e}"
+        );
+        // Allowed explicitly.
+        let ok = parse(&[
+            "--code-smtp",
+            "smtp://mail.example.org:25",
+            "--code-from",
+            "a@example.org",
+            "--code-smtp-allow-plaintext",
+        ])
+        .expect("parses")
+        .code_channel();
+        assert!(ok.is_ok());
+        let e = startup_error(&[
+            "--code-smtp",
+            "mail.example.org",
+            "--code-from",
+            "a@example.org",
+        ]);
+        assert!(
+            e.contains("--code-smtp") && e.contains("not a valid URL"),
+            "{e}"
+        );
+        let e = startup_error(&[
+            "--code-smtp",
+            "smtp://127.0.0.1:2525",
+            "--code-from",
+            "nobody",
+        ]);
+        assert!(e.contains("not a valid e-mail address"), "{e}");
+        let e = startup_error(&["--code-sms-webhook", "http://sms.example.org/send"]);
+        assert!(
+            e.contains("--code-sms-webhook") && e.contains("unencrypted"),
+            "{e}"
+        );
+        let e = startup_error(&["--code-sms-webhook", "not a url"]);
+        assert!(e.contains("not a valid URL"), "{e}");
+        assert!(parse(&["--code-send-timeout", "0"]).is_err());
+    }
 }
