@@ -9,10 +9,24 @@
 use crate::escape::escape_into;
 use crate::parse::Delimiters;
 
-/// The value of one field: `reps[rep][comp][sub]`, plain (unescaped) text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The value of one field: repetitions of components of subcomponents, as
+/// plain (unescaped) text. Most fields are one text or one repetition of
+/// simple components, so those are stored flat (one allocation, not three
+/// nested vectors: building an RSP with a long history allocates per field).
+#[derive(Debug, Clone, Default)]
 pub struct FieldValue {
-    reps: Vec<Vec<Vec<String>>>,
+    repr: Repr,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Repr {
+    #[default]
+    Empty,
+    Text(String),
+    /// One repetition of components without subcomponents.
+    Comps(Vec<String>),
+    /// `reps[rep][comp][sub]`.
+    Reps(Vec<Vec<Vec<String>>>),
 }
 
 impl FieldValue {
@@ -24,7 +38,7 @@ impl FieldValue {
     /// A simple text value.
     pub fn text(s: impl Into<String>) -> Self {
         FieldValue {
-            reps: vec![vec![vec![s.into()]]],
+            repr: Repr::Text(s.into()),
         }
     }
 
@@ -35,62 +49,113 @@ impl FieldValue {
         S: Into<String>,
     {
         FieldValue {
-            reps: vec![comps.into_iter().map(|c| vec![c.into()]).collect()],
+            repr: Repr::Comps(comps.into_iter().map(Into::into).collect()),
         }
     }
 
     /// One repetition of components given as subcomponent lists.
     pub fn comps_subs(comps: Vec<Vec<String>>) -> Self {
-        FieldValue { reps: vec![comps] }
+        FieldValue {
+            repr: Repr::Reps(vec![comps]),
+        }
     }
 
     /// Several repetitions.
     pub fn reps(reps: impl IntoIterator<Item = FieldValue>) -> Self {
         FieldValue {
-            reps: reps.into_iter().flat_map(|f| f.reps).collect(),
+            repr: Repr::Reps(reps.into_iter().flat_map(FieldValue::into_reps).collect()),
+        }
+    }
+
+    /// The general form: `reps[rep][comp][sub]`.
+    fn into_reps(self) -> Vec<Vec<Vec<String>>> {
+        match self.repr {
+            Repr::Empty => Vec::new(),
+            Repr::Text(s) => vec![vec![vec![s]]],
+            Repr::Comps(c) => vec![c.into_iter().map(|s| vec![s]).collect()],
+            Repr::Reps(r) => r,
         }
     }
 
     /// Add a repetition.
     pub fn push_rep(&mut self, rep: FieldValue) {
-        self.reps.extend(rep.reps);
+        let mut reps = std::mem::take(self).into_reps();
+        reps.extend(rep.into_reps());
+        self.repr = Repr::Reps(reps);
     }
 
     /// True if nothing would be written.
     pub fn is_empty(&self) -> bool {
-        self.reps
-            .iter()
-            .all(|r| r.iter().all(|c| c.iter().all(String::is_empty)))
+        match &self.repr {
+            Repr::Empty => true,
+            Repr::Text(s) => s.is_empty(),
+            Repr::Comps(c) => c.iter().all(String::is_empty),
+            Repr::Reps(r) => r
+                .iter()
+                .all(|r| r.iter().all(|c| c.iter().all(String::is_empty))),
+        }
     }
 
     fn encode_into(&self, out: &mut String, d: &Delimiters) {
-        let reps_end = self
-            .reps
-            .iter()
-            .rposition(|r| r.iter().any(|c| c.iter().any(|s| !s.is_empty())))
-            .map_or(0, |i| i + 1);
-        for (ri, rep) in self.reps.iter().take(reps_end).enumerate() {
-            if ri > 0 {
-                out.push(char::from(d.repetition));
-            }
-            let comps_end = rep
-                .iter()
-                .rposition(|c| c.iter().any(|s| !s.is_empty()))
-                .map_or(0, |i| i + 1);
-            for (ci, comp) in rep.iter().take(comps_end).enumerate() {
-                if ci > 0 {
-                    out.push(char::from(d.component));
-                }
-                let subs_end = comp
+        match &self.repr {
+            Repr::Empty => {}
+            Repr::Text(s) => escape_into(out, s, d),
+            Repr::Comps(comps) => {
+                let end = comps
                     .iter()
                     .rposition(|s| !s.is_empty())
                     .map_or(0, |i| i + 1);
-                for (si, sub) in comp.iter().take(subs_end).enumerate() {
-                    if si > 0 {
-                        out.push(char::from(d.subcomponent));
+                for (ci, comp) in comps.iter().take(end).enumerate() {
+                    if ci > 0 {
+                        out.push(char::from(d.component));
                     }
-                    escape_into(out, sub, d);
+                    escape_into(out, comp, d);
                 }
+            }
+            Repr::Reps(reps) => encode_reps(reps, out, d),
+        }
+    }
+}
+
+/// Two values are equal when they encode the same (`text("a")` equals `comps(["a"])`).
+impl PartialEq for FieldValue {
+    fn eq(&self, other: &Self) -> bool {
+        let d = Delimiters::default();
+        let (mut a, mut b) = (String::new(), String::new());
+        self.encode_into(&mut a, &d);
+        other.encode_into(&mut b, &d);
+        a == b
+    }
+}
+
+impl Eq for FieldValue {}
+
+fn encode_reps(reps: &[Vec<Vec<String>>], out: &mut String, d: &Delimiters) {
+    let reps_end = reps
+        .iter()
+        .rposition(|r| r.iter().any(|c| c.iter().any(|s| !s.is_empty())))
+        .map_or(0, |i| i + 1);
+    for (ri, rep) in reps.iter().take(reps_end).enumerate() {
+        if ri > 0 {
+            out.push(char::from(d.repetition));
+        }
+        let comps_end = rep
+            .iter()
+            .rposition(|c| c.iter().any(|s| !s.is_empty()))
+            .map_or(0, |i| i + 1);
+        for (ci, comp) in rep.iter().take(comps_end).enumerate() {
+            if ci > 0 {
+                out.push(char::from(d.component));
+            }
+            let subs_end = comp
+                .iter()
+                .rposition(|s| !s.is_empty())
+                .map_or(0, |i| i + 1);
+            for (si, sub) in comp.iter().take(subs_end).enumerate() {
+                if si > 0 {
+                    out.push(char::from(d.subcomponent));
+                }
+                escape_into(out, sub, d);
             }
         }
     }
