@@ -119,7 +119,7 @@ impl Reply {
 }
 
 enum Request {
-    Append(Line, Reply),
+    Append(Box<Line>, Reply),
     /// Fold everything appended so far, then answer.
     Flush(mpsc::SyncSender<Result<(), RegistryError>>),
 }
@@ -254,7 +254,7 @@ impl AuditSpool {
     pub(crate) async fn append(&self, entry: AuditEntry) -> Result<(), RegistryError> {
         let (tx, rx) = oneshot::channel();
         self.enqueue(Request::Append(
-            Line::new(now_millis(), entry),
+            Box::new(Line::new(now_millis(), entry)),
             Reply::Async(tx),
         ));
         rx.await.unwrap_or(Err(RegistryError::Unavailable))
@@ -264,7 +264,7 @@ impl AuditSpool {
     pub(crate) fn append_blocking(&self, entry: AuditEntry) -> Result<(), RegistryError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.enqueue(Request::Append(
-            Line::new(now_millis(), entry),
+            Box::new(Line::new(now_millis(), entry)),
             Reply::Blocking(tx),
         ));
         rx.recv().unwrap_or(Err(RegistryError::Unavailable))
@@ -422,7 +422,7 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
                 return;
             }
         };
-        let mut appends: Vec<(Line, Reply)> = Vec::new();
+        let mut appends: Vec<(Box<Line>, Reply)> = Vec::new();
         let mut flushes = Vec::new();
         let mut next = first;
         while let Some(req) = next.take() {
@@ -464,7 +464,7 @@ fn write_batch(
     dir: &Path,
     current: &mut Option<Current>,
     buf: &mut Vec<u8>,
-    appends: &[(Line, Reply)],
+    appends: &[(Box<Line>, Reply)],
 ) -> Result<(), RegistryError> {
     if current.is_none() {
         *current = Some(open_current(dir)?);
