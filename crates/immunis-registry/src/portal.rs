@@ -213,6 +213,9 @@ fn hit_from(
 
 /// Most candidates the name-only search scores.
 const NAME_ONLY_SCAN: i64 = 300;
+/// Most candidates the birth-date-only search scores (a state registry has a
+/// few hundred people per birth date).
+const BIRTH_DATE_SCAN: i64 = 500;
 
 impl Registry {
     /// The portal's patient search: identifiers (any authority, or `#id`),
@@ -241,9 +244,9 @@ impl Registry {
         let family = clean(&form.family);
         let given = clean(&form.given);
         let ident = clean(&form.identifier);
-        if family.is_none() && ident.is_none() {
+        if family.is_none() && ident.is_none() && form.birth_date.is_none() {
             return Err(RegistryError::Invalid(
-                "Enter a last name (with a birth date if you know it) or an identifier".into(),
+                "Enter a last name, a birth date or an identifier".into(),
             ));
         }
         let q = PatientQuery {
@@ -333,6 +336,29 @@ impl Registry {
                         };
                         push_ranked(&mut ranked, (id, strength, s, r));
                     }
+                }
+            }
+            if let (None, Some(dob)) = (&family, form.birth_date) {
+                // Birth date without a surname (a first name helps): everyone
+                // born that day, ranked by how well the rest agrees; a first
+                // name that disagrees drops the record.
+                for id in tx.find_by_birth_date(dob, BIRTH_DATE_SCAN)? {
+                    let (s, r) = score(tx, &qrec, id, given.is_some())?;
+                    let first_differs = given.is_some()
+                        && r.as_ref().is_some_and(|r| {
+                            r.fields
+                                .iter()
+                                .any(|f| f.field == Field::FirstName && f.level == Level::Disagree)
+                        });
+                    if first_differs {
+                        continue;
+                    }
+                    let strength = if given.is_some() {
+                        HitStrength::Possible
+                    } else {
+                        HitStrength::Weak
+                    };
+                    push_ranked(&mut ranked, (id, strength, s, r));
                 }
             }
             ranked.sort_by(|a, b| {

@@ -191,7 +191,7 @@ fn take(v: &mut Value) -> Value {
     std::mem::replace(v, Value::Null)
 }
 
-fn date_text(d: Option<NaiveDate>) -> Value {
+pub(crate) fn date_text(d: Option<NaiveDate>) -> Value {
     d.map_or(Value::Null, |d| {
         Value::Text(d.format("%Y-%m-%d").to_string())
     })

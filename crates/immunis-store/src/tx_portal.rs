@@ -202,6 +202,20 @@ impl Tx<'_> {
             .collect())
     }
 
+    /// Records born on `birth` (merge survivors only), at most `limit`; uses
+    /// the (birth date, given name) index's leading column.
+    pub fn find_by_birth_date(&mut self, birth: NaiveDate, limit: i64) -> Result<Vec<PatientId>> {
+        let rows = self.conn.query(
+            "SELECT patient_id FROM patient WHERE birth_date = $1 AND merged_into IS NULL LIMIT $2",
+            &[crate::tx::date_text(Some(birth)), Value::Int(limit)],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| opt_int(r, 0))
+            .map(PatientId)
+            .collect())
+    }
+
     /// People holding an identifier with this value, whatever its assigning
     /// authority or type (a nurse types an MRN or a state id without its
     /// namespace); uses the identifier primary key's leading column.

@@ -398,6 +398,27 @@ async fn an_objection_limits_each_provider_to_its_own_doses() {
         .await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("0 people found"), "{}", p.body);
+    // Nor by birth date alone.
+    let p = c.get("/portal/search?birth_date=2023-02-14").await;
+    assert!(p.body.contains("0 people found"), "{}", p.body);
+    // The administrator finds her by birth date alone and with her first
+    // name; another first name on that day drops her.
+    let mut r = logged_in(&h, "registrar").await;
+    let p = r.get("/portal/search?birth_date=2023-02-14").await;
+    assert!(
+        p.body.contains("1 people found") || p.body.contains("1 person found"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("Rivera"));
+    let p = r
+        .get("/portal/search?given=Sofia&birth_date=2023-02-14")
+        .await;
+    assert!(p.body.contains("Rivera"), "{}", p.body);
+    let p = r
+        .get("/portal/search?given=Margaret&birth_date=2023-02-14")
+        .await;
+    assert!(!p.body.contains("Rivera"), "{}", p.body);
     // Nor may a provider record for them or open the administration.
     let csrf = c.get("/portal/search").await.csrf();
     let p = c
@@ -415,7 +436,6 @@ async fn an_objection_limits_each_provider_to_its_own_doses() {
     let p = c.get("/portal/admin/users").await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     // The registry administrator sees everything and the admin pages.
-    let mut r = logged_in(&h, "registrar").await;
     let p = r.get(&chart).await;
     assert!(p.body.contains("LOTA") && p.body.contains("LOTB"));
     let p = r.get("/portal/admin/users").await;
