@@ -142,8 +142,13 @@ fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
 
 /// The entries of a spool file, in order. A torn last line (no newline, or
 /// not JSON) is dropped: it was never acknowledged.
-fn read_entries(path: &Path) -> Result<Vec<(i64, AuditEntry)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+/// `None` when the file is gone (another process folded and removed it).
+fn read_entries(path: &Path) -> Result<Option<Vec<(i64, AuditEntry)>>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
     let mut out = Vec::new();
     let complete = bytes.ends_with(b"\n");
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -160,7 +165,7 @@ fn read_entries(path: &Path) -> Result<Vec<(i64, AuditEntry)>, String> {
             Err(e) => return Err(format!("line {}: {e}", i + 1)),
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 fn file_name(path: &Path) -> String {
@@ -173,7 +178,9 @@ fn file_name(path: &Path) -> String {
 fn fold_file(writer: &Writer, path: &Path) -> Result<usize, RegistryError> {
     let name = file_name(path);
     let entries = match read_entries(path) {
-        Ok(e) => e,
+        Ok(Some(e)) => e,
+        // Folded and removed by another process (recovering it) already.
+        Ok(None) => return Ok(0),
         Err(why) => {
             let corrupt = path.with_extension("corrupt");
             let _ = std::fs::rename(path, &corrupt);
@@ -199,7 +206,11 @@ fn fold_file(writer: &Writer, path: &Path) -> Result<usize, RegistryError> {
             tx.mark_audit_spool_folded(&name, entries.len() as i64)
         })?;
     }
-    std::fs::remove_file(path).map_err(|e| io_err("cannot remove", path, e))?;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("cannot remove", path, e)),
+    }
     Ok(n)
 }
 
@@ -285,7 +296,7 @@ impl AuditSpool {
         let mut out = Vec::new();
         for path in spool_files(&self.dir) {
             // A file folded and deleted meanwhile is simply gone (and in the trail).
-            if let Ok(entries) = read_entries(&path) {
+            if let Ok(Some(entries)) = read_entries(&path) {
                 out.push((file_name(&path), entries));
             }
         }
@@ -622,6 +633,14 @@ mod tests {
         assert_eq!(records[0].at, 1_700_000_000_000);
         assert!(spool_files(&dir).is_empty());
         drop(spool);
+    }
+
+    #[test]
+    fn a_file_another_process_folded_and_removed_meanwhile_is_not_an_error() {
+        let (_d, store, writer, dir) = setup();
+        let gone = dir.join("000000000000000000000009-99999-0.ndjson");
+        assert_eq!(fold_file(&writer, &gone).expect("no error"), 0);
+        assert!(trail(&store).is_empty());
     }
 
     #[test]
