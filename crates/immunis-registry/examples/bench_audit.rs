@@ -15,6 +15,11 @@
 
 mod common;
 use common::cpu_secs;
+
+/// The allocator the `immunis` binary runs with (glibc's malloc behaves
+/// differently enough under this load to swing the results).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::Instant;
 

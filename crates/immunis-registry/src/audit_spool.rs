@@ -43,6 +43,10 @@ use crate::RegistryError;
 const FOLD_AFTER: Duration = Duration::from_millis(250);
 /// …or holds this many entries.
 const FOLD_ENTRIES: usize = 16_384;
+/// How long the first entry of a batch waits for others to share its fsync
+/// (measured: with no wait, reads in flight synced a handful at a time and
+/// the fsyncs' kernel time made an audited read ≈ 40 % dearer).
+const LINGER: Duration = Duration::from_millis(1);
 /// Entries written and synced together at most.
 const MAX_BATCH: usize = 1024;
 const QUEUE_DEPTH: usize = 8192;
@@ -436,6 +440,7 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
         let mut appends: Vec<(Box<Line>, Reply)> = Vec::new();
         let mut flushes = Vec::new();
         let mut next = first;
+        let linger_until = Instant::now() + LINGER;
         while let Some(req) = next.take() {
             match req {
                 Request::Append(line, reply) => appends.push((line, reply)),
@@ -445,6 +450,14 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
                 break;
             }
             next = rx.try_recv().ok();
+            if next.is_none() && !appends.is_empty() && flushes.is_empty() {
+                // Group commit: an fsync costs the same for one entry or a
+                // thousand, so wait a moment for the reads in flight.
+                let left = linger_until.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    next = rx.recv_timeout(left).ok();
+                }
+            }
         }
         if !appends.is_empty() {
             let written = write_batch(&dir, &mut current, &mut buf, &appends);
