@@ -186,6 +186,14 @@ pub(crate) fn opt_int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
 }
 
+/// The patient ids in the first column of `rows` (NULLs skipped).
+pub(crate) fn patient_ids(rows: &[Vec<Value>]) -> Vec<PatientId> {
+    rows.iter()
+        .filter_map(|r| opt_int(r, 0))
+        .map(PatientId)
+        .collect()
+}
+
 /// Takes a column out of a row without cloning it.
 fn take(v: &mut Value) -> Value {
     std::mem::replace(v, Value::Null)
@@ -538,11 +546,7 @@ impl<'a> Tx<'a> {
                 &[id.value.as_str().into(), id.assigning_authority.as_str().into(), id.id_type.as_str().into()],
             )?
         };
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 
     /// People with this family-name key and birth date (not merged away).
@@ -555,11 +559,7 @@ impl<'a> Tx<'a> {
             "SELECT patient_id FROM patient WHERE family_key = $1 AND birth_date = $2 AND merged_into IS NULL LIMIT 200",
             &[family_key.into(), date_text(Some(birth))],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 
     /// People born on this date whose given-name key matches (not merged away).
@@ -572,11 +572,7 @@ impl<'a> Tx<'a> {
             "SELECT patient_id FROM patient WHERE birth_date = $1 AND given_key = $2 AND merged_into IS NULL LIMIT 200",
             &[date_text(Some(birth)), given_key.into()],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 
     pub fn count_patients(&mut self) -> Result<i64> {

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use immunis_model::PatientId;
 
-use crate::tx::{int, opt_int, opt_text, text};
+use crate::tx::{int, opt_int, opt_text, patient_ids, text};
 use crate::{now_millis, Result, Tx, Value};
 
 /// A lot a facility keeps on hand, with the defaults used when recording a
@@ -195,11 +195,7 @@ impl Tx<'_> {
             "SELECT patient_id FROM patient WHERE family_key = $1 AND merged_into IS NULL LIMIT $2",
             &[family_key.into(), Value::Int(limit)],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 
     /// Records born on `birth` (merge survivors only), at most `limit`; uses
@@ -209,11 +205,7 @@ impl Tx<'_> {
             "SELECT patient_id FROM patient WHERE birth_date = $1 AND merged_into IS NULL LIMIT $2",
             &[crate::tx::date_text(Some(birth)), Value::Int(limit)],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 
     /// People holding an identifier with this value, whatever its assigning
@@ -224,10 +216,6 @@ impl Tx<'_> {
             "SELECT DISTINCT patient_id FROM patient_identifier WHERE id_value = $1 LIMIT $2",
             &[value.into(), Value::Int(limit)],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| opt_int(r, 0))
-            .map(PatientId)
-            .collect())
+        Ok(patient_ids(&rows))
     }
 }
