@@ -143,6 +143,14 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
     fn read(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
+    /// Whether a read must leave the async runtime's worker (tokio's
+    /// `block_in_place`): the PostgreSQL client drives its own runtime and
+    /// waits on the network. An embedded SQLite read is a short stretch of
+    /// CPU work on cached pages, cheaper run in place than the hand-off
+    /// (measured: the hand-off cost more than the read itself).
+    fn read_leaves_runtime(&self) -> bool {
+        true
+    }
     /// Writes a transactionally consistent copy of the whole database to
     /// `dest` (a new file) while the store stays online. SQLite does it with
     /// `VACUUM INTO`; a PostgreSQL cluster is backed up by its operator

@@ -266,6 +266,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn read_leaves_runtime(&self) -> bool {
+        false
+    }
+
     fn audit_spool_dir(&self) -> Option<PathBuf> {
         self.path.parent().map(|d| d.join("audit-spool"))
     }
