@@ -10,6 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 DIR="$(realpath -m "${1:?usage: scripts/bench-1m.sh DIR [PEOPLE]}")"
 PEOPLE="${2:-1000000}"
+# Build first (as bench-ingest.sh does): a stale binary in the target dir
+# once produced a run that measured old code.
+[ -n "${IMMUNIS_BIN:-}" ] || cargo build --release -q -p immunis
 B="${IMMUNIS_BIN:-${CARGO_TARGET_DIR:-target}/release/immunis}"
 mkdir -p "$DIR"
 [ -s "$DIR/pop.hl7" ] || "$B" synth --people "$PEOPLE" --seed 1 --today 2025-06-30 --consolidated --out "$DIR/pop.hl7"
