@@ -39,14 +39,17 @@ use tokio::sync::oneshot;
 use crate::writer::Writer;
 use crate::RegistryError;
 
-/// A file is folded once it is this old…
-const FOLD_AFTER: Duration = Duration::from_millis(250);
+/// A file is folded once it is this old… (each fold is a commit, and every
+/// commit empties the SQLite readers' page caches: fewer, larger folds.)
+const FOLD_AFTER: Duration = Duration::from_millis(500);
 /// …or holds this many entries.
 const FOLD_ENTRIES: usize = 16_384;
-/// How long the first entry of a batch waits for others to share its fsync
-/// (measured: with no wait, reads in flight synced a handful at a time and
-/// the fsyncs' kernel time made an audited read ≈ 40 % dearer).
-const LINGER: Duration = Duration::from_millis(1);
+/// How long the spool sleeps after the first entry of a batch so that others
+/// share its fsync (measured: with no wait, reads in flight synced a handful
+/// at a time and the fsyncs' kernel time made an audited read ≈ 40 % dearer;
+/// at 1 ms the spool thread still spent ≈ 6 % of all CPU in a read-only
+/// load, mostly the sync's device notification, so 2 ms).
+const LINGER: Duration = Duration::from_millis(2);
 /// Entries written and synced together at most.
 const MAX_BATCH: usize = 1024;
 const QUEUE_DEPTH: usize = 8192;
@@ -179,9 +182,19 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Folds one complete spool file into the trail (once) and deletes it.
-fn fold_file(writer: &Writer, path: &Path) -> Result<usize, RegistryError> {
+/// `known`: its entries as this process wrote them (so the file is not read
+/// back and parsed); `None` reads the file (recovery of another process's).
+fn fold_file(
+    writer: &Writer,
+    path: &Path,
+    known: Option<Vec<(i64, AuditEntry)>>,
+) -> Result<usize, RegistryError> {
     let name = file_name(path);
-    let entries = match read_entries(path) {
+    let read = match known {
+        Some(entries) => Ok(Some(entries)),
+        None => read_entries(path),
+    };
+    let entries = match read {
         Ok(Some(e)) => e,
         // Folded and removed by another process (recovering it) already.
         Ok(None) => return Ok(0),
@@ -236,7 +249,8 @@ struct Current {
     path: PathBuf,
     file: File,
     opened: Instant,
-    entries: usize,
+    /// What the file holds (synced), for the fold.
+    entries: Vec<(i64, AuditEntry)>,
 }
 
 impl AuditSpool {
@@ -329,7 +343,7 @@ fn recover(dir: &Path, writer: &Writer) -> Result<(), RegistryError> {
         if f.try_lock().is_err() {
             continue;
         }
-        let n = match fold_file(writer, &path) {
+        let n = match fold_file(writer, &path, None) {
             Ok(n) => n,
             // Damaged: renamed `*.corrupt` and logged for the operator; the
             // registry still starts.
@@ -367,14 +381,14 @@ fn open_current(dir: &Path) -> Result<Current, RegistryError> {
         path,
         file,
         opened: Instant::now(),
-        entries: 0,
+        entries: Vec::new(),
     })
 }
 
 /// Work for the folder thread: a closed file to fold and/or a flush to
 /// answer once everything handed over before it is folded.
 struct Fold {
-    path: Option<PathBuf>,
+    file: Option<(PathBuf, Vec<(i64, AuditEntry)>)>,
     reply: Option<SyncSender<Result<(), RegistryError>>>,
 }
 
@@ -383,8 +397,8 @@ struct Fold {
 fn folder_loop(writer: Writer, rx: Receiver<Fold>) {
     let mut last: Result<(), RegistryError> = Ok(());
     while let Ok(job) = rx.recv() {
-        if let Some(path) = job.path {
-            last = fold_file(&writer, &path).map(|_| ());
+        if let Some((path, entries)) = job.file {
+            last = fold_file(&writer, &path, Some(entries)).map(|_| ());
             if let Err(e) = &last {
                 tracing::error!("audit spool: fold failed: {e}");
             }
@@ -410,9 +424,9 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
     // may fold it, once) and hands it to the folder.
     let close = |current: &mut Option<Current>,
                  reply: Option<SyncSender<Result<(), RegistryError>>>| {
-        let path = current.take().map(|c| c.path);
-        if path.is_some() || reply.is_some() {
-            if let Err(mpsc::SendError(job)) = fold_tx.send(Fold { path, reply }) {
+        let file = current.take().map(|c| (c.path, c.entries));
+        if file.is_some() || reply.is_some() {
+            if let Err(mpsc::SendError(job)) = fold_tx.send(Fold { file, reply }) {
                 if let Some(r) = job.reply {
                     let _ = r.send(Err(RegistryError::Unavailable));
                 }
@@ -440,7 +454,7 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
         let mut appends: Vec<(Box<Line>, Reply)> = Vec::new();
         let mut flushes = Vec::new();
         let mut next = first;
-        let linger_until = Instant::now() + LINGER;
+        let mut lingered = false;
         while let Some(req) = next.take() {
             match req {
                 Request::Append(line, reply) => appends.push((line, reply)),
@@ -450,30 +464,34 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
                 break;
             }
             next = rx.try_recv().ok();
-            if next.is_none() && !appends.is_empty() && flushes.is_empty() {
+            if next.is_none() && !lingered && !appends.is_empty() && flushes.is_empty() {
                 // Group commit: an fsync costs the same for one entry or a
-                // thousand, so wait a moment for the reads in flight.
-                let left = linger_until.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
-                    next = rx.recv_timeout(left).ok();
-                }
+                // thousand, so give the reads in flight a moment to join.
+                // Sleep, then take what came: waiting on the queue instead
+                // would wake this thread for every entry (measured: that
+                // cost an audited read ≈ 20 µs of CPU, a quarter of the read).
+                lingered = true;
+                std::thread::sleep(LINGER);
+                next = rx.try_recv().ok();
             }
         }
         if !appends.is_empty() {
-            let written = write_batch(&dir, &mut current, &mut buf, &appends);
+            let (lines, replies): (Vec<Line>, Vec<Reply>) =
+                appends.into_iter().map(|(l, r)| (*l, r)).unzip();
+            let written = write_batch(&dir, &mut current, &mut buf, lines);
             if written.is_err() {
                 // Never append after a failed write: a torn line must stay
                 // the file's last. The file is folded as it is (its torn
                 // tail dropped) and the next batch opens a new one.
                 close(&mut current, None);
             }
-            for (_, reply) in appends {
+            for reply in replies {
                 reply.send(written.clone());
             }
         }
         let due = current
             .as_ref()
-            .is_some_and(|c| c.opened.elapsed() >= FOLD_AFTER || c.entries >= FOLD_ENTRIES);
+            .is_some_and(|c| c.opened.elapsed() >= FOLD_AFTER || c.entries.len() >= FOLD_ENTRIES);
         if due {
             close(&mut current, None);
         }
@@ -483,12 +501,13 @@ fn spool_loop(dir: PathBuf, writer: Writer, rx: Receiver<Request>) {
     }
 }
 
-/// Appends the batch to the current file and syncs it.
+/// Appends the batch to the current file and syncs it; the entries are kept
+/// for the fold once synced.
 fn write_batch(
     dir: &Path,
     current: &mut Option<Current>,
     buf: &mut Vec<u8>,
-    appends: &[(Box<Line>, Reply)],
+    lines: Vec<Line>,
 ) -> Result<(), RegistryError> {
     if current.is_none() {
         *current = Some(open_current(dir)?);
@@ -497,7 +516,7 @@ fn write_batch(
         return Err(RegistryError::Internal("no audit spool file".into()));
     };
     buf.clear();
-    for (line, _) in appends {
+    for line in &lines {
         serde_json::to_writer(&mut *buf, line)
             .map_err(|e| RegistryError::Internal(format!("audit spool: {e}")))?;
         buf.push(b'\n');
@@ -506,7 +525,7 @@ fn write_batch(
         .write_all(buf)
         .and_then(|()| c.file.sync_data())
         .map_err(|e| io_err("cannot write", &c.path, e))?;
-    c.entries += appends.len();
+    c.entries.extend(lines.into_iter().map(Line::into_entry));
     Ok(())
 }
 
@@ -652,7 +671,7 @@ mod tests {
     fn a_file_another_process_folded_and_removed_meanwhile_is_not_an_error() {
         let (_d, store, writer, dir) = setup();
         let gone = dir.join("000000000000000000000009-99999-0.ndjson");
-        assert_eq!(fold_file(&writer, &gone).expect("no error"), 0);
+        assert_eq!(fold_file(&writer, &gone, None).expect("no error"), 0);
         assert!(trail(&store).is_empty());
     }
 

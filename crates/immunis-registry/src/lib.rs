@@ -337,7 +337,7 @@ impl Registry {
     }
 
     /// Folds every audit entry this registry has made durable in its spool
-    /// into the hash-chained trail (done anyway within a quarter second; a
+    /// into the hash-chained trail (done anyway within half a second; a
     /// no-op without a spool). Verification and the accounting of
     /// disclosures call it first; a server calls it when it stops.
     pub fn flush_audit(&self) -> Result<(), RegistryError> {
