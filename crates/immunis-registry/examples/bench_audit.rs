@@ -11,7 +11,18 @@
 //! operation (from /proc/self/stat) is printed beside the rates. Chart: the
 //! record read plus CDSi evaluation and forecast (`portal_chart`).
 //!
-//!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT]
+//!     cargo run --release -p immunis-registry --example bench_audit -- [PEOPLE] [ROUNDS] [IN_FLIGHT] [on|off]
+//!
+//! `BENCH_READ_REPEAT=N` reads (and charts) every person N times instead of
+//! five: a longer read phase, steadier figures.
+//!
+//! `BENCH_INTERLEAVE=CHUNK`: one store instead of fresh ones per side, and
+//! within every phase the audit is switched on and off every CHUNK
+//! operations (on, off, off, on, … so neither side always goes first), the
+//! CPU and wall time of each chunk added to its side; an "on" chunk ends
+//! with the fold of its spooled entries, so it pays for them. Drift in the
+//! machine's speed (this VM's identical runs differ by ±30 %) then falls on
+//! both sides alike; `ROUNDS` repeats the whole thing on fresh stores.
 
 mod common;
 use common::cpu_secs;
@@ -75,6 +86,24 @@ where
     }
 }
 
+/// Ends a phase: folds the phase's own spooled audit entries into the trail
+/// (their cost is the phase's), notes the wall time, then waits until the
+/// store is quiet (the background WAL checkpoint of what the phase wrote
+/// finishes) and notes the CPU time. So each phase is billed for its own
+/// deferred work, and the next one starts from the same state whether the
+/// audit was on or off (without this, the ingest's checkpoint ran into the
+/// read phase and the read figures swung by ±30 % between identical rounds).
+async fn end_phase(reg: &Registry, start: Instant, cpu0: f64) -> (f64, f64) {
+    reg.flush_audit().expect("fold the audit spool");
+    let secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(std::time::Duration::from_millis(SETTLE_MS)).await;
+    (secs, cpu_secs() - cpu0)
+}
+
+/// How long a phase's background work is given to finish (the checkpointer
+/// runs every 250 ms).
+const SETTLE_MS: u64 = 1500;
+
 async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
@@ -99,6 +128,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         .collect();
     reg.set_audit_enabled_for_benchmark(audit);
     let who = Submitter::Authenticated(admin.clone());
+    eprintln!("phase ingest"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
     let (r, w) = (reg.clone(), who.clone());
@@ -109,8 +139,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     })
     .await;
-    let ingest_secs = start.elapsed().as_secs_f64();
-    let ingest_cpu = cpu_secs() - cpu0;
+    let (ingest_secs, ingest_cpu) = end_phase(&reg, start, cpu0).await;
     let (patients, _) = reg.counts(&admin).expect("counts");
     let reader = reg
         .facility_actor(
@@ -118,8 +147,13 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
             None,
         )
         .expect("reader");
-    // Every person read five times, interleaved.
-    let ids: Vec<i64> = (0..5).flat_map(|_| 1..=patients).collect();
+    // Every person read five times (or BENCH_READ_REPEAT), interleaved.
+    let repeat: i64 = std::env::var("BENCH_READ_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let ids: Vec<i64> = (0..repeat).flat_map(|_| 1..=patients).collect();
+    eprintln!("phase reads"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
     let (r, a) = (reg.clone(), reader.clone());
@@ -132,10 +166,10 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     })
     .await;
-    let read_secs = start.elapsed().as_secs_f64();
-    let read_cpu = cpu_secs() - cpu0;
+    let (read_secs, read_cpu) = end_phase(&reg, start, cpu0).await;
     // The chart: the same reads plus the CDSi evaluation and forecast (what
     // the portal chart and a record with its forecast cost).
+    eprintln!("phase charts"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
     let (r, a) = (reg.clone(), reader.clone());
@@ -146,8 +180,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     })
     .await;
-    let chart_secs = start.elapsed().as_secs_f64();
-    let chart_cpu = cpu_secs() - cpu0;
+    let (chart_secs, chart_cpu) = end_phase(&reg, start, cpu0).await;
     // QBP Z34 for the person of every other message (the HL7 query path:
     // the query and its response are journaled in the same commit as the
     // audit entry).
@@ -157,6 +190,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         .step_by(2)
         .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
         .collect();
+    eprintln!("phase z34"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
     let (r, w) = (reg.clone(), who.clone());
@@ -168,8 +202,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         }
     })
     .await;
-    let query_secs = start.elapsed().as_secs_f64();
-    let query_cpu = cpu_secs() - cpu0;
+    let (query_secs, query_cpu) = end_phase(&reg, start, cpu0).await;
     Run {
         chart_secs,
         chart_cpu,
@@ -185,6 +218,151 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     }
 }
 
+/// Per side (on, off): operations, wall seconds, CPU seconds.
+#[derive(Default, Clone, Copy)]
+struct Sides {
+    on: (usize, f64, f64),
+    off: (usize, f64, f64),
+}
+
+impl Sides {
+    fn add(&mut self, other: Sides) {
+        for (a, b) in [(&mut self.on, other.on), (&mut self.off, other.off)] {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+    }
+
+    fn print(&self, what: &str) {
+        let rate = |s: (usize, f64, f64)| s.0 as f64 / s.1;
+        let cpu = |s: (usize, f64, f64)| s.2 / s.0 as f64 * 1e6;
+        println!(
+            "{what:>8}: on {:>6} ops {:>8.0}/s {:>6.0} µs CPU | off {:>6} ops {:>8.0}/s {:>6.0} µs CPU | throughput overhead {:+5.1}% CPU overhead {:+5.1}%",
+            self.on.0,
+            rate(self.on),
+            cpu(self.on),
+            self.off.0,
+            rate(self.off),
+            cpu(self.off),
+            (rate(self.off) / rate(self.on) - 1.0) * 100.0,
+            (cpu(self.on) / cpu(self.off) - 1.0) * 100.0,
+        );
+    }
+}
+
+/// Runs `items` in chunks of `chunk`, the audit on and off by turns
+/// (on, off, off, on, …), each chunk pipelined with `inflight` in flight.
+async fn interleaved<T, F, Fut>(
+    reg: &Registry,
+    items: Vec<T>,
+    chunk: usize,
+    inflight: usize,
+    f: F,
+) -> Sides
+where
+    T: Send + Clone + 'static,
+    F: Fn(T) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut sides = Sides::default();
+    for (i, batch) in items.chunks(chunk.max(1)).enumerate() {
+        let on = matches!(i % 4, 0 | 3);
+        reg.set_audit_enabled_for_benchmark(on);
+        let cpu0 = cpu_secs();
+        let start = Instant::now();
+        pipelined(batch.to_vec(), inflight, f.clone()).await;
+        if on {
+            reg.flush_audit().expect("fold the audit spool");
+        }
+        let side = if on { &mut sides.on } else { &mut sides.off };
+        side.0 += batch.len();
+        side.1 += start.elapsed().as_secs_f64();
+        side.2 += cpu_secs() - cpu0;
+    }
+    reg.set_audit_enabled_for_benchmark(true);
+    sides
+}
+
+/// The interleaved run on one fresh store: (ingest, reads, charts, Z34).
+async fn run_interleaved(people: u64, inflight: usize, chunk: usize) -> [Sides; 4] {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
+        .expect("registry");
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+    let generator =
+        immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today))
+            .expect("generator");
+    let admin = console_admin();
+    for f in generator.facilities() {
+        reg.register_facility(
+            &admin,
+            &f.name,
+            OrganizationKind::Provider,
+            &f.code,
+            &f.name,
+        )
+        .expect("facility");
+    }
+    let messages: Vec<String> = generator
+        .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
+        .collect();
+    let who = Submitter::Authenticated(admin.clone());
+    let (r, w) = (reg.clone(), who.clone());
+    let ingest = interleaved(&reg, messages.clone(), chunk, inflight, move |m: String| {
+        let (reg, who) = (r.clone(), w.clone());
+        async move {
+            process_message(&reg, &who, m.as_bytes(), &bench_inbound()).await;
+        }
+    })
+    .await;
+    let (patients, _) = reg.counts(&admin).expect("counts");
+    let reader = reg
+        .facility_actor(
+            &reg.list_facilities(&admin).expect("facilities")[0].0.code,
+            None,
+        )
+        .expect("reader");
+    let repeat: i64 = std::env::var("BENCH_READ_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let ids: Vec<i64> = (0..repeat).flat_map(|_| 1..=patients).collect();
+    let (r, a) = (reg.clone(), reader.clone());
+    let reads = interleaved(&reg, ids.clone(), chunk, inflight, move |id: i64| {
+        let (reg, actor) = (r.clone(), a.clone());
+        async move {
+            let _ = reg
+                .patient_record(&actor, Purpose::Treatment, PatientId(id))
+                .await;
+        }
+    })
+    .await;
+    let (r, a) = (reg.clone(), reader.clone());
+    let charts = interleaved(&reg, ids, chunk, inflight, move |id: i64| {
+        let (reg, actor) = (r.clone(), a.clone());
+        async move {
+            let _ = reg.portal_chart(&actor, PatientId(id), today).await;
+        }
+    })
+    .await;
+    let queries: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .step_by(2)
+        .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
+        .collect();
+    let (r, w) = (reg.clone(), who.clone());
+    let z34 = interleaved(&reg, queries, chunk, inflight, move |q: String| {
+        let (reg, who) = (r.clone(), w.clone());
+        async move {
+            process_message(&reg, &who, q.as_bytes(), &bench_inbound()).await;
+        }
+    })
+    .await;
+    [ingest, reads, charts, z34]
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -192,6 +370,27 @@ async fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let inflight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     println!("{people} people, {rounds} rounds, {inflight} requests in flight");
+    if let Some(chunk) = std::env::var("BENCH_INTERLEAVE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        println!("interleaved: audit on/off every {chunk} operations on one store per round");
+        let names = ["ingest", "reads", "charts", "Z34"];
+        let mut total = [Sides::default(); 4];
+        for round in 0..rounds {
+            let r = run_interleaved(people, inflight, chunk).await;
+            println!("round {}", round + 1);
+            for (i, s) in r.iter().enumerate() {
+                s.print(names[i]);
+                total[i].add(*s);
+            }
+        }
+        println!("all rounds");
+        for (i, s) in total.iter().enumerate() {
+            s.print(names[i]);
+        }
+        return;
+    }
     let mut on = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let mut off = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     // An optional 4th argument "on" or "off" runs one side only (for profiling).
