@@ -118,6 +118,54 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // RSP Z32 building (what every successful Z34 answer costs after the
+    // registry's reads): every corpus VXU that interprets with doses,
+    // answered as a complete history to the CDC IG's Z34 example (011).
+    let subs: Vec<immunis_model::PatientSubmission> = vxus
+        .iter()
+        .filter_map(|m| {
+            let p = Message::parse(m).ok()?;
+            let (sub, _) = immunis_hl7::interpret_vxu(&p, today, codes);
+            sub.map(|s| s.submission).filter(|s| !s.doses.is_empty())
+        })
+        .collect();
+    let query = msgs
+        .iter()
+        .filter_map(|m| Message::parse(m).ok())
+        .map(|m| immunis_hl7::interpret_qbp(&m))
+        .find(|o| o.query.is_some())
+        .expect("a QBP in the corpus");
+    let records: Vec<immunis_hl7::PatientRecord<'_>> = subs
+        .iter()
+        .map(|s| immunis_hl7::PatientRecord {
+            patient: &s.patient,
+            doses: s
+                .doses
+                .iter()
+                .map(|r| immunis_hl7::HistoryDose {
+                    event: &r.event,
+                    facility: Some(s.source.facility_code.as_str()),
+                    evaluations: Vec::new(),
+                })
+                .collect(),
+            observations: &s.observations,
+        })
+        .collect();
+    let mut g = c.benchmark_group("rsp");
+    g.throughput(Throughput::Elements(records.len() as u64));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(4));
+    g.bench_function("build_rsp_history", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for r in &records {
+                n += immunis_hl7::build_rsp_history(&query.echo, black_box(r), &[], &opts).len();
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
