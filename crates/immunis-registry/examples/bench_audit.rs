@@ -23,6 +23,12 @@
 //! with the fold of its spooled entries, so it pays for them. Drift in the
 //! machine's speed (this VM's identical runs differ by ±30 %) then falls on
 //! both sides alike; `ROUNDS` repeats the whole thing on fresh stores.
+//!
+//! `BENCH_HOLD_US=N` (with `BENCH_INTERLEAVE`): an experiment, not the
+//! audit — the audit stays off and the "on" chunks instead hold each
+//! finished record (and its task) for N µs before dropping it, as an
+//! audited read holds it while its entry is synced. It tells the cost of
+//! the wait itself from the cost of the audit's work.
 
 mod common;
 use common::cpu_secs;
@@ -218,6 +224,12 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     }
 }
 
+/// `BENCH_HOLD_US`: the "on" side of an interleaved run holds each record
+/// this long instead of auditing (0: off).
+static HOLD_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Whether the current chunk holds (set by `interleaved`).
+static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Per side (on, off): operations, wall seconds, CPU seconds.
 #[derive(Default, Clone, Copy)]
 struct Sides {
@@ -268,7 +280,9 @@ where
     let mut sides = Sides::default();
     for (i, batch) in items.chunks(chunk.max(1)).enumerate() {
         let on = matches!(i % 4, 0 | 3);
-        reg.set_audit_enabled_for_benchmark(on);
+        let hold = HOLD_US.load(std::sync::atomic::Ordering::Relaxed) > 0;
+        reg.set_audit_enabled_for_benchmark(on && !hold);
+        HOLDING.store(on && hold, std::sync::atomic::Ordering::Relaxed);
         let cpu0 = cpu_secs();
         let start = Instant::now();
         pipelined(batch.to_vec(), inflight, f.clone()).await;
@@ -332,9 +346,14 @@ async fn run_interleaved(people: u64, inflight: usize, chunk: usize) -> [Sides; 
     let reads = interleaved(&reg, ids.clone(), chunk, inflight, move |id: i64| {
         let (reg, actor) = (r.clone(), a.clone());
         async move {
-            let _ = reg
+            let record = reg
                 .patient_record(&actor, Purpose::Treatment, PatientId(id))
                 .await;
+            if HOLDING.load(std::sync::atomic::Ordering::Relaxed) {
+                let us = HOLD_US.load(std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_micros(us)).await;
+            }
+            drop(record);
         }
     })
     .await;
@@ -375,6 +394,13 @@ async fn main() {
         .and_then(|v| v.parse::<usize>().ok())
     {
         println!("interleaved: audit on/off every {chunk} operations on one store per round");
+        if let Some(us) = std::env::var("BENCH_HOLD_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            println!("experiment: audit off throughout; \"on\" reads hold their record {us} µs");
+            HOLD_US.store(us, std::sync::atomic::Ordering::Relaxed);
+        }
         let names = ["ingest", "reads", "charts", "Z34"];
         let mut total = [Sides::default(); 4];
         for round in 0..rounds {
