@@ -6,33 +6,13 @@
 //! `CARGO_TARGET_DIR=/work/targets/hl7 cargo bench -p immunis-hl7 --bench parse`
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use immunis_hl7::{split_messages, Message};
+mod common;
 
-fn corpus_messages() -> Vec<String> {
-    let shared = std::env::var_os("IMMUNIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = shared.join("hl7/messages");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let bytes = std::fs::read(&f).expect("corpus file");
-        let text = String::from_utf8_lossy(&bytes);
-        for m in split_messages(&text).messages {
-            out.push(m.to_string());
-        }
-    }
-    out
-}
+use common::corpus_messages;
+use immunis_hl7::Message;
 
 fn bench(c: &mut Criterion) {
     let msgs = corpus_messages();
@@ -122,36 +102,8 @@ fn bench(c: &mut Criterion) {
     // RSP Z32 building (what every successful Z34 answer costs after the
     // registry's reads): every corpus VXU that interprets with doses,
     // answered as a complete history to the CDC IG's Z34 example (011).
-    let subs: Vec<immunis_model::PatientSubmission> = vxus
-        .iter()
-        .filter_map(|m| {
-            let p = Message::parse(m).ok()?;
-            let (sub, _) = immunis_hl7::interpret_vxu(&p, today, codes);
-            sub.map(|s| s.submission).filter(|s| !s.doses.is_empty())
-        })
-        .collect();
-    let query = msgs
-        .iter()
-        .filter_map(|m| Message::parse(m).ok())
-        .map(|m| immunis_hl7::interpret_qbp(&m))
-        .find(|o| o.query.is_some())
-        .expect("a QBP in the corpus");
-    let records: Vec<immunis_hl7::PatientRecord<'_>> = subs
-        .iter()
-        .map(|s| immunis_hl7::PatientRecord {
-            patient: &s.patient,
-            doses: s
-                .doses
-                .iter()
-                .map(|r| immunis_hl7::HistoryDose {
-                    event: &r.event,
-                    facility: Some(s.source.facility_code.as_str()),
-                    evaluations: Vec::new(),
-                })
-                .collect(),
-            observations: &s.observations,
-        })
-        .collect();
+    let (subs, query) = common::rsp_material(&msgs);
+    let records = common::history_records(&subs);
     let mut g = c.benchmark_group("rsp");
     g.throughput(Throughput::Elements(records.len() as u64));
     g.sample_size(20);

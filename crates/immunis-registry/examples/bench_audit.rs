@@ -110,13 +110,18 @@ async fn end_phase(reg: &Registry, start: Instant, cpu0: f64) -> (f64, f64) {
 /// runs every 250 ms).
 const SETTLE_MS: u64 = 1500;
 
-async fn run(audit: bool, people: u64, inflight: usize) -> Run {
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date")
+}
+
+/// A fresh SQLite registry with the synthetic population's facilities, and
+/// that population's VXU messages (not yet sent).
+fn setup(people: u64) -> (tempfile::TempDir, Arc<Registry>, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
         .expect("registry");
-    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
     let generator =
-        immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today))
+        immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today()))
             .expect("generator");
     let admin = console_admin();
     for f in generator.facilities() {
@@ -129,9 +134,16 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
         )
         .expect("facility");
     }
-    let messages: Vec<String> = generator
+    let messages = generator
         .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
         .collect();
+    (dir, reg, messages)
+}
+
+async fn run(audit: bool, people: u64, inflight: usize) -> Run {
+    let (_dir, reg, messages) = setup(people);
+    let today = today();
+    let admin = console_admin();
     reg.set_audit_enabled_for_benchmark(audit);
     let who = Submitter::Authenticated(admin.clone());
     eprintln!("phase ingest"); // a marker for attaching a profiler
@@ -300,27 +312,9 @@ where
 
 /// The interleaved run on one fresh store: (ingest, reads, charts, Z34).
 async fn run_interleaved(people: u64, inflight: usize, chunk: usize) -> [Sides; 4] {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let reg = Registry::new(immunis_registry::open_store(dir.path(), None).expect("store"))
-        .expect("registry");
-    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
-    let generator =
-        immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today))
-            .expect("generator");
+    let (_dir, reg, messages) = setup(people);
+    let today = today();
     let admin = console_admin();
-    for f in generator.facilities() {
-        reg.register_facility(
-            &admin,
-            &f.name,
-            OrganizationKind::Provider,
-            &f.code,
-            &f.name,
-        )
-        .expect("facility");
-    }
-    let messages: Vec<String> = generator
-        .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
-        .collect();
     let who = Submitter::Authenticated(admin.clone());
     let (r, w) = (reg.clone(), who.clone());
     let ingest = interleaved(&reg, messages.clone(), chunk, inflight, move |m: String| {
