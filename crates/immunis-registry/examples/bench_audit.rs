@@ -42,7 +42,7 @@ use std::time::Instant;
 
 use immunis_model::{OrganizationKind, PatientId};
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
-use immunis_registry::{console_admin, Purpose, Registry};
+use immunis_registry::{console_admin, Actor, Purpose, Registry};
 
 struct Run {
     messages: usize,
@@ -140,6 +140,24 @@ fn setup(people: u64) -> (tempfile::TempDir, Arc<Registry>, Vec<String>) {
     (dir, reg, messages)
 }
 
+/// Who reads (the first facility) and what: every person five times (or
+/// `BENCH_READ_REPEAT`), interleaved.
+fn read_work(reg: &Registry) -> (Actor, Vec<i64>) {
+    let admin = console_admin();
+    let (patients, _) = reg.counts(&admin).expect("counts");
+    let reader = reg
+        .facility_actor(
+            &reg.list_facilities(&admin).expect("facilities")[0].0.code,
+            None,
+        )
+        .expect("reader");
+    let repeat: i64 = std::env::var("BENCH_READ_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    (reader, (0..repeat).flat_map(|_| 1..=patients).collect())
+}
+
 async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     let (_dir, reg, messages) = setup(people);
     let today = today();
@@ -158,19 +176,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     })
     .await;
     let (ingest_secs, ingest_cpu) = end_phase(&reg, start, cpu0).await;
-    let (patients, _) = reg.counts(&admin).expect("counts");
-    let reader = reg
-        .facility_actor(
-            &reg.list_facilities(&admin).expect("facilities")[0].0.code,
-            None,
-        )
-        .expect("reader");
-    // Every person read five times (or BENCH_READ_REPEAT), interleaved.
-    let repeat: i64 = std::env::var("BENCH_READ_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let ids: Vec<i64> = (0..repeat).flat_map(|_| 1..=patients).collect();
+    let (reader, ids) = read_work(&reg);
     eprintln!("phase reads"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
@@ -324,18 +330,7 @@ async fn run_interleaved(people: u64, inflight: usize, chunk: usize) -> [Sides; 
         }
     })
     .await;
-    let (patients, _) = reg.counts(&admin).expect("counts");
-    let reader = reg
-        .facility_actor(
-            &reg.list_facilities(&admin).expect("facilities")[0].0.code,
-            None,
-        )
-        .expect("reader");
-    let repeat: i64 = std::env::var("BENCH_READ_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let ids: Vec<i64> = (0..repeat).flat_map(|_| 1..=patients).collect();
+    let (reader, ids) = read_work(&reg);
     let (r, a) = (reg.clone(), reader.clone());
     let reads = interleaved(&reg, ids.clone(), chunk, inflight, move |id: i64| {
         let (reg, actor) = (r.clone(), a.clone());
