@@ -279,17 +279,18 @@ impl AuditSpool {
         }
     }
 
-    /// Appends `entry` (accessed now); resolves once it is durable.
-    pub(crate) async fn append(&self, entry: AuditEntry) -> Result<(), RegistryError> {
+    /// Starts appending `entry` (accessed now): the returned receiver
+    /// resolves once it is durable. The caller can do its own work meanwhile.
+    pub(crate) fn begin(&self, entry: AuditEntry) -> oneshot::Receiver<Result<(), RegistryError>> {
         let (tx, rx) = oneshot::channel();
         self.enqueue(Request::Append(
             Box::new(Line::new(now_millis(), entry)),
             Reply::Async(tx),
         ));
-        rx.await.unwrap_or(Err(RegistryError::Unavailable))
+        rx
     }
 
-    /// Blocking form of [`AuditSpool::append`].
+    /// Appends `entry` (accessed now) and blocks until it is durable.
     pub(crate) fn append_blocking(&self, entry: AuditEntry) -> Result<(), RegistryError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.enqueue(Request::Append(

@@ -107,6 +107,17 @@ pub struct Reply {
     pub code: String,
 }
 
+/// An audit entry on its way to durability (see [`Registry::begin_audit`]).
+#[must_use = "the answer it covers may be released only after finish_audit"]
+pub(crate) enum PendingAudit {
+    /// The benchmark's audit-off side.
+    Off,
+    /// Handed to the spool; resolves once its file is synced.
+    Spooled(tokio::sync::oneshot::Receiver<Result<(), RegistryError>>),
+    /// No spool (PostgreSQL): written in its own transaction at the finish.
+    Later(Box<AuditEntry>),
+}
+
 fn audit_entry(actor: &Actor, action: &str, purpose: Purpose, outcome: &str) -> AuditEntry {
     AuditEntry {
         actor: actor.subject.clone(),
@@ -316,15 +327,34 @@ impl Registry {
 
     /// Appends one audit entry in its own durable write.
     pub(crate) async fn append_audit(&self, audit: AuditEntry) -> Result<(), RegistryError> {
+        let pending = self.begin_audit(audit);
+        self.finish_audit(pending).await
+    }
+
+    /// Starts the durable write of `audit` without waiting for it, so the
+    /// caller can render its answer meanwhile; [`Registry::finish_audit`]
+    /// must resolve before that answer is released.
+    pub(crate) fn begin_audit(&self, audit: AuditEntry) -> PendingAudit {
         if !self.audit_enabled.load(Ordering::Relaxed) {
-            return Ok(());
+            return PendingAudit::Off;
         }
-        if let Some(spool) = &self.spool {
-            return spool.append(audit).await;
+        match &self.spool {
+            Some(spool) => PendingAudit::Spooled(spool.begin(audit)),
+            None => PendingAudit::Later(Box::new(audit)),
         }
-        self.writer
-            .run(move |tx| tx.append_audit(&audit).map(|_| ()))
-            .await
+    }
+
+    /// Waits until the entry [`Registry::begin_audit`] started is durable.
+    pub(crate) async fn finish_audit(&self, pending: PendingAudit) -> Result<(), RegistryError> {
+        match pending {
+            PendingAudit::Off => Ok(()),
+            PendingAudit::Spooled(rx) => rx.await.unwrap_or(Err(RegistryError::Unavailable)),
+            PendingAudit::Later(audit) => {
+                self.writer
+                    .run(move |tx| tx.append_audit(&audit).map(|_| ()))
+                    .await
+            }
+        }
     }
 
     /// Blocking form of [`Registry::append_audit`].

@@ -611,8 +611,37 @@ impl Registry {
         id: PatientId,
         today: NaiveDate,
     ) -> Result<Chart, RegistryError> {
+        self.portal_chart_with(actor, id, today, |c| c).await
+    }
+
+    /// [`Registry::portal_chart`], turned into the caller's answer (a page)
+    /// by `render`. The CDSi evaluation and forecast and the rendering run
+    /// while the read's audit entry is being made durable, and the chart is
+    /// freed on the thread that built it; the answer is released once the
+    /// entry is durable (bench_audit's charts; BENCHMARKS-security.md).
+    pub async fn portal_chart_with<R>(
+        &self,
+        actor: &Actor,
+        id: PatientId,
+        today: NaiveDate,
+        render: impl FnOnce(Chart) -> R,
+    ) -> Result<R, RegistryError> {
         let purpose = actor.role.default_purpose();
-        let record = self.patient_record(actor, purpose, id).await?;
+        let (record, pending) = self.begin_record_read(actor, purpose, id)?;
+        let answer = match record {
+            Some(record) => self.chart_of(actor, record, today).map(render),
+            None => Err(RegistryError::NotFound("patient".into())),
+        };
+        self.finish_audit(pending).await?;
+        answer
+    }
+
+    fn chart_of(
+        &self,
+        actor: &Actor,
+        record: PatientRecord,
+        today: NaiveDate,
+    ) -> Result<Chart, RegistryError> {
         let own: Vec<String> = self
             .portal_facilities(actor)?
             .into_iter()

@@ -406,6 +406,36 @@ impl Registry {
         purpose: Purpose,
         id: PatientId,
     ) -> Result<PatientRecord, RegistryError> {
+        self.patient_record_with(actor, purpose, id, |r| r).await
+    }
+
+    /// Reads one person's record as the actor may see it and turns it into
+    /// the caller's answer with `render` while the audit entry is being made
+    /// durable; the answer is released only once it is. A record is many
+    /// small allocations: rendered and freed on the thread that read it, it
+    /// does not cross the wait (bench_audit's record reads; see
+    /// BENCHMARKS-security.md).
+    pub async fn patient_record_with<R>(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        id: PatientId,
+        render: impl FnOnce(PatientRecord) -> R,
+    ) -> Result<R, RegistryError> {
+        let (rec, pending) = self.begin_record_read(actor, purpose, id)?;
+        let out = rec.map(render);
+        self.finish_audit(pending).await?;
+        out.ok_or_else(|| RegistryError::NotFound("patient".into()))
+    }
+
+    /// Reads the record (None: not there or not visible) and starts its
+    /// audit entry; the caller finishes the audit before answering.
+    pub(crate) fn begin_record_read(
+        &self,
+        actor: &Actor,
+        purpose: Purpose,
+        id: PatientId,
+    ) -> Result<(Option<PatientRecord>, crate::PendingAudit), RegistryError> {
         let mut rec = None;
         self.read(&mut |tx| {
             rec = load_visible(tx, self, actor, purpose, id)?;
@@ -418,8 +448,7 @@ impl Registry {
             if rec.is_some() { "allow" } else { "deny" },
         );
         audit.patient_ids = vec![id];
-        self.append_audit(audit).await?;
-        rec.ok_or_else(|| RegistryError::NotFound("patient".into()))
+        Ok((rec, self.begin_audit(audit)))
     }
 
     async fn audit_denied(&self, actor: &Actor, action: &str, purpose: Purpose) {

@@ -389,3 +389,62 @@ async fn accounting_of_disclosures_lists_who_saw_the_record() {
         .disclosures(&reg.facility_actor("PEDS", None).expect("a"), PatientId(1))
         .is_err());
 }
+
+/// A rendered read (the JSON API) and a rendered chart (the portal's page)
+/// are audited like a plain read; a reader who may not see the person gets
+/// nothing rendered and is audited as denied, not disclosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_reads_and_charts_are_disclosures_and_denials_render_nothing() {
+    let (_d, _s, reg) = setup();
+    let peds = reg.facility_actor("PEDS", None).expect("peds");
+    let other = reg.facility_actor("OTHER", None).expect("other");
+    hepb_series(&reg, &peds, &other, "").await;
+    let doses = reg
+        .patient_record_with(&peds, Purpose::Treatment, PatientId(1), |r| r.doses.len())
+        .await
+        .expect("rendered read");
+    assert_eq!(doses, 3);
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+    let groups = reg
+        .portal_chart_with(&peds, PatientId(1), today, |c| {
+            c.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>()
+        })
+        .await
+        .expect("rendered chart");
+    assert!(groups.iter().any(|g| g == "HepB"), "{groups:?}");
+    // A school with no roster entry for this person sees nothing.
+    let admin = console_admin();
+    reg.add_organization(&admin, "Some School", OrganizationKind::School)
+        .expect("school");
+    let secret = reg
+        .add_oauth_client(&admin, "school-system", "Some School")
+        .expect("client");
+    let token = reg
+        .issue_token("school-system", &secret, None)
+        .await
+        .expect("token");
+    let school = reg
+        .token_actor(&token.access_token, None)
+        .expect("school actor");
+    let mut rendered = false;
+    let denied = reg
+        .patient_record_with(&school, school.role.default_purpose(), PatientId(1), |_| {
+            rendered = true;
+        })
+        .await;
+    assert!(denied.is_err());
+    assert!(!rendered, "nothing may be rendered for a denied reader");
+    reg.flush_audit().expect("fold the spool");
+    let list = reg.disclosures(&admin, PatientId(1)).expect("disclosures");
+    let peds_reads: Vec<_> = list
+        .iter()
+        .filter(|d| d.actor == "facility:PEDS" && d.action == "read_record")
+        .collect();
+    assert_eq!(peds_reads.len(), 2, "{list:?}");
+    assert!(
+        list.iter()
+            .all(|d| d.organization.as_deref() != Some("Some School")
+                && !d.actor.contains("school-system")),
+        "a denied read is not a disclosure: {list:?}"
+    );
+}

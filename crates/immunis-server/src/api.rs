@@ -152,33 +152,35 @@ pub(crate) async fn get_patient(
         },
         Err(e) => return auth_problem(&e),
     };
+    // The answer is rendered while the read's audit entry is made durable.
+    let render = |rec: immunis_registry::PatientRecord| {
+        let doses: Vec<_> = rec
+            .doses
+            .iter()
+            .map(|d| {
+                json!({
+                    "cvx": d.primary.event.cvx.as_ref().map(|c| c.as_str().to_string()),
+                    "date": d.primary.event.administered_date.map(|x| x.to_string()),
+                    "facility": d.primary.facility_code,
+                })
+            })
+            .collect();
+        json_response(
+            StatusCode::OK,
+            json!({
+                "id": rec.id.0,
+                "restricted": rec.restricted,
+                "objection_to_sharing": rec.objection_active,
+                "doses": doses,
+            }),
+        )
+    };
     match state
         .registry
-        .patient_record(&actor, actor.role.default_purpose(), PatientId(id))
+        .patient_record_with(&actor, actor.role.default_purpose(), PatientId(id), render)
         .await
     {
-        Ok(rec) => {
-            let doses: Vec<_> = rec
-                .doses
-                .iter()
-                .map(|d| {
-                    json!({
-                        "cvx": d.primary.event.cvx.as_ref().map(|c| c.as_str().to_string()),
-                        "date": d.primary.event.administered_date.map(|x| x.to_string()),
-                        "facility": d.primary.facility_code,
-                    })
-                })
-                .collect();
-            json_response(
-                StatusCode::OK,
-                json!({
-                    "id": rec.id.0,
-                    "restricted": rec.restricted,
-                    "objection_to_sharing": rec.objection_active,
-                    "doses": doses,
-                }),
-            )
-        }
+        Ok(answer) => answer,
         // Not found and not allowed look alike: existence is not disclosed.
         Err(RegistryError::NotFound(_) | RegistryError::Denied(_)) => problem(
             StatusCode::NOT_FOUND,

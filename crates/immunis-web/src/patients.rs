@@ -454,19 +454,23 @@ pub(crate) async fn chart(
         Err(r) => return r,
     };
     let t = today();
-    let c = match p.registry.portal_chart(&s.actor, PatientId(id), t).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&s), &e),
-    };
+    // Rendered while the read's audit entry is made durable.
+    p.registry
+        .portal_chart_with(&s.actor, PatientId(id), t, |c| chart_page(&s, &q, &c, t))
+        .await
+        .unwrap_or_else(|e| error_page(Some(&s), &e))
+}
+
+fn chart_page(s: &Session, q: &FormMap, c: &Chart, t: NaiveDate) -> Response {
     let rec = &c.record;
     let name = rec.patient.legal_name().display();
     let base = patient_path(rec.id);
     let can_record = s.actor.organization.is_some();
     let body = html! {
-        @if let Some(f) = flash(&q) { div.alert.ok role="status" { p { (f) } } }
+        @if let Some(f) = flash(q) { div.alert.ok role="status" { p { (f) } } }
         h1 { (name) }
         (consent_banner(rec))
-        (due_summary(&c))
+        (due_summary(c))
         div.actions.no-print {
             @if can_record {
                 a.button href={ (base) "/doses/new" } { "Record a vaccination" }
@@ -480,10 +484,10 @@ pub(crate) async fn chart(
         }
         (demographics(rec, t))
         h2 { "Forecast" }
-        (forecast_table(&c))
+        (forecast_table(c))
         h2 { "Vaccination history" }
-        (history(Some(&s), &c))
-        (refusals_and_observations(&c))
+        (history(Some(s), c))
+        (refusals_and_observations(c))
         @if !c.changes.is_empty() {
             h2 { "Changes made by hand" }
             table {
@@ -497,7 +501,7 @@ pub(crate) async fn chart(
             h2 id="consent-h" { "Objection to data sharing" }
             p { "Record a signed objection form (105 CMR 222) or its withdrawal." }
             form.panel method="post" action={ (base) "/consent" } {
-                (csrf(&s))
+                (csrf(s))
                 fieldset {
                     legend { "Change" }
                     div { label { input type="radio" name="kind" value="file" required checked[!rec.objection_active]; " File an objection" } }
@@ -511,7 +515,7 @@ pub(crate) async fn chart(
             }
         }
     };
-    html_response(StatusCode::OK, page(Some(&s), Section::Search, &name, body))
+    html_response(StatusCode::OK, page(Some(s), Section::Search, &name, body))
 }
 
 /// The official record, laid out for the browser's Print (print stylesheet).
@@ -526,10 +530,13 @@ pub(crate) async fn print(
         Err(r) => return r,
     };
     let t = today();
-    let c = match p.registry.portal_chart(&s.actor, PatientId(id), t).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&s), &e),
-    };
+    p.registry
+        .portal_chart_with(&s.actor, PatientId(id), t, |c| print_page(&s, &c, t))
+        .await
+        .unwrap_or_else(|e| error_page(Some(&s), &e))
+}
+
+fn print_page(s: &Session, c: &Chart, t: NaiveDate) -> Response {
     let rec = &c.record;
     let name = rec.patient.legal_name().display();
     let body = html! {
@@ -546,20 +553,15 @@ pub(crate) async fn print(
             div.alert.warn { p { "An objection to data sharing is on file: this record shows only the doses recorded by the printing organization." } }
         }
         h2 { "Vaccinations" }
-        (history(None, &c))
-        (refusals_and_observations(&c))
+        (history(None, c))
+        (refusals_and_observations(c))
         h2 { "Recommendations" }
-        (forecast_table(&c))
+        (forecast_table(c))
         p.print-only.muted { "Valid = counted toward the series by the CDC schedule (CDSi). Generated from the registry's consolidated record." }
     };
     html_response(
         StatusCode::OK,
-        page(
-            Some(&s),
-            Section::Search,
-            &format!("Record of {name}"),
-            body,
-        ),
+        page(Some(s), Section::Search, &format!("Record of {name}"), body),
     )
 }
 
