@@ -150,7 +150,14 @@ impl SqliteStore {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(StoreError::from)
-                .and_then(|c| configure(&c).map(|()| c));
+                .and_then(|c| configure(&c).map(|()| c))
+                .and_then(|c| {
+                    // A read never writes (and the read transaction's
+                    // patient memo relies on it): SQLite refuses any
+                    // write on this connection.
+                    c.execute_batch("PRAGMA query_only=ON")?;
+                    Ok(c)
+                });
                 if opened.is_err() {
                     if let Ok(mut p) = self.readers.lock() {
                         p.open -= 1;
@@ -161,6 +168,15 @@ impl SqliteStore {
             }
             pool = self.reader_free.wait(pool).map_err(|_| poisoned())?;
         }
+    }
+
+    /// Closes a reader connection instead of pooling it.
+    fn forget_reader(&self, conn: Connection) {
+        drop(conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.open -= 1;
+        }
+        self.reader_free.notify_one();
     }
 
     fn give_back(&self, conn: Connection) {
@@ -286,9 +302,17 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::Open(format!("{} is not UTF-8", dest.display())))?;
         let conn = self.reader()?;
         // A read transaction's snapshot of the live database, written page by
-        // page; writers keep committing meanwhile (WAL).
-        let vacuumed = conn.execute("VACUUM INTO ?1", [dest_str]);
-        self.give_back(conn);
+        // page; writers keep committing meanwhile (WAL). It writes only the
+        // new file, but `query_only` refuses VACUUM INTO, so it is lifted for
+        // this statement and restored before the connection goes back (a
+        // connection that cannot restore it is dropped, not pooled).
+        let vacuumed = conn
+            .execute_batch("PRAGMA query_only=OFF")
+            .and_then(|()| conn.execute("VACUUM INTO ?1", [dest_str]));
+        match conn.execute_batch("PRAGMA query_only=ON") {
+            Ok(()) => self.give_back(conn),
+            Err(_) => self.forget_reader(conn),
+        }
         vacuumed?;
         // SQLite does not fsync the VACUUM INTO output.
         std::fs::File::open(dest)
@@ -333,7 +357,7 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             {
                 let mut shim = ConnRef(&tx);
-                let mut t = Tx::new(&mut shim);
+                let mut t = Tx::new_read(&mut shim);
                 f(&mut t)?;
             }
             tx.commit()?;

@@ -18,7 +18,17 @@ pub struct Tx<'a> {
     /// appends many entries in one transaction, and only the first needs to
     /// read the head from the table (nothing else writes inside it).
     audit_head: Option<(i64, String)>,
+    /// Read transactions only (SQLite's reader connections, which refuse
+    /// writes): the people [`Tx::load_patient`] already decoded. A search
+    /// loads the same person several times — the exact search, the matcher,
+    /// the record read — and the snapshot cannot change under it (Z34:
+    /// 5.3 loads per query, 54 k instructions each; `examples/z34_instr.rs`).
+    patient_memo: Option<Vec<StoredPatient>>,
 }
+
+/// People kept by a read transaction's memo at most (a search touches a
+/// handful; a scan over thousands should not keep them all).
+const PATIENT_MEMO: usize = 64;
 
 /// An inbound message as received, before it is processed.
 #[derive(Debug, Clone)]
@@ -210,6 +220,17 @@ impl<'a> Tx<'a> {
         Tx {
             conn,
             audit_head: None,
+            patient_memo: None,
+        }
+    }
+
+    /// A transaction on a connection that cannot write: decoded people are
+    /// remembered for its duration.
+    pub fn new_read(conn: &'a mut dyn Conn) -> Tx<'a> {
+        Tx {
+            conn,
+            audit_head: None,
+            patient_memo: Some(Vec::new()),
         }
     }
 
@@ -506,19 +527,32 @@ impl<'a> Tx<'a> {
     }
 
     pub fn load_patient(&mut self, id: PatientId) -> Result<Option<StoredPatient>> {
+        if let Some(hit) = self
+            .patient_memo
+            .as_ref()
+            .and_then(|m| m.iter().find(|p| p.id == id))
+        {
+            return Ok(Some(hit.clone()));
+        }
         let mut rows = self.conn.query(
             "SELECT patient_id, version, merged_into, doc FROM patient WHERE patient_id = $1",
             &[Value::Int(id.0)],
         )?;
-        match rows.pop() {
-            None => Ok(None),
-            Some(mut r) => Ok(Some(StoredPatient {
-                id: PatientId(int(&r, 0)),
-                version: int(&r, 1),
-                merged_into: opt_int(&r, 2).map(PatientId),
-                patient: patient_from_doc(&text(&mut r, 3))?,
-            })),
+        let Some(mut r) = rows.pop() else {
+            return Ok(None);
+        };
+        let stored = StoredPatient {
+            id: PatientId(int(&r, 0)),
+            version: int(&r, 1),
+            merged_into: opt_int(&r, 2).map(PatientId),
+            patient: patient_from_doc(&text(&mut r, 3))?,
+        };
+        if let Some(memo) = self.patient_memo.as_mut() {
+            if memo.len() < PATIENT_MEMO {
+                memo.push(stored.clone());
+            }
         }
+        Ok(Some(stored))
     }
 
     /// Versions of a person's demographics, oldest first: (version, recorded_at, patient).
