@@ -6,7 +6,7 @@
 //! subcomponents are dropped on output (v2.5.1 §2.5.3: trailing delimiters
 //! may be omitted). Segments are separated by CR (v2.5.1 §2.5.1).
 
-use crate::escape::escape_into;
+use crate::escape::Escaper;
 use crate::parse::Delimiters;
 
 /// The value of one field: repetitions of components of subcomponents, as
@@ -96,10 +96,11 @@ impl FieldValue {
         }
     }
 
-    fn encode_into(&self, out: &mut String, d: &Delimiters) {
+    fn encode_into(&self, out: &mut String, e: &Escaper<'_>) {
+        let d = e.delimiters();
         match &self.repr {
             Repr::Empty => {}
-            Repr::Text(s) => escape_into(out, s, d),
+            Repr::Text(s) => e.escape_into(out, s),
             Repr::Comps(comps) => {
                 let end = comps
                     .iter()
@@ -109,10 +110,10 @@ impl FieldValue {
                     if ci > 0 {
                         out.push(char::from(d.component));
                     }
-                    escape_into(out, comp, d);
+                    e.escape_into(out, comp);
                 }
             }
-            Repr::Reps(reps) => encode_reps(reps, out, d),
+            Repr::Reps(reps) => encode_reps(reps, out, e),
         }
     }
 }
@@ -121,16 +122,18 @@ impl FieldValue {
 impl PartialEq for FieldValue {
     fn eq(&self, other: &Self) -> bool {
         let d = Delimiters::default();
+        let e = Escaper::new(&d);
         let (mut a, mut b) = (String::new(), String::new());
-        self.encode_into(&mut a, &d);
-        other.encode_into(&mut b, &d);
+        self.encode_into(&mut a, &e);
+        other.encode_into(&mut b, &e);
         a == b
     }
 }
 
 impl Eq for FieldValue {}
 
-fn encode_reps(reps: &[Vec<Vec<String>>], out: &mut String, d: &Delimiters) {
+fn encode_reps(reps: &[Vec<Vec<String>>], out: &mut String, e: &Escaper<'_>) {
+    let d = e.delimiters();
     let reps_end = reps
         .iter()
         .rposition(|r| r.iter().any(|c| c.iter().any(|s| !s.is_empty())))
@@ -155,7 +158,7 @@ fn encode_reps(reps: &[Vec<Vec<String>>], out: &mut String, d: &Delimiters) {
                 if si > 0 {
                     out.push(char::from(d.subcomponent));
                 }
-                escape_into(out, sub, d);
+                e.escape_into(out, sub);
             }
         }
     }
@@ -249,9 +252,10 @@ impl SegmentBuilder {
             out.push_str(&d.encoding_chars());
         }
         let skip = if is_header { 2 } else { 0 };
+        let e = Escaper::new(d);
         for f in self.fields.iter().take(end).skip(skip) {
             out.push(char::from(d.field));
-            f.encode_into(out, d);
+            f.encode_into(out, &e);
         }
     }
 }
