@@ -20,8 +20,9 @@ use immunis_model::{
 
 use crate::ack::{err_segment, msa, reply_msh, ReplyOptions};
 use crate::issue::{AckCode, Issue};
+use crate::parse::Delimiters;
 use crate::qbp::{QueryEcho, QueryProfile};
-use crate::write::{FieldValue, MessageBuilder, SegmentBuilder};
+use crate::write::{FieldValue, MessageBuilder, SegmentBuilder, SegmentWriter};
 
 /// One dose of a patient's history and who reported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -378,8 +379,36 @@ impl Obx {
         }
         m.push(s);
     }
+
+    /// [`Obx::push`] written straight into `out`; `value` writes OBX-5.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        out: &mut String,
+        dl: &Delimiters,
+        value_type: &str,
+        loinc: (&str, &str),
+        sub_id: usize,
+        value: impl FnOnce(&mut SegmentWriter<'_, '_>),
+        date: Option<NaiveDate>,
+        method: Option<[&str; 3]>,
+    ) {
+        self.set_id += 1;
+        let mut s = SegmentWriter::start(out, dl, "OBX");
+        s.text(1, &self.set_id.to_string())
+            .text(2, value_type)
+            .comps(3, &[loinc.0, loinc.1, "LN"])
+            .text(4, &sub_id.to_string());
+        value(&mut s);
+        s.text(11, "F").text(14, &opt_dt(date));
+        if let Some(method) = method {
+            s.comps(17, &method);
+        }
+        s.end();
+    }
 }
 
+#[cfg(test)]
 fn cvx_field(ev: &VaccinationEvent) -> FieldValue {
     let Some(cvx) = &ev.cvx else {
         return FieldValue::comps(["998", "no vaccine administered", "CVX"]);
@@ -403,8 +432,9 @@ fn cvx_field(ev: &VaccinationEvent) -> FieldValue {
     }
 }
 
-/// ORC + RXA (+ RXR + dose OBX) for one dose.
-fn order_group(m: &mut MessageBuilder, obx: &mut Obx, d: &HistoryDose<'_>, with_eval: bool) {
+/// [`order_group`] through the builder: what it must write (tests).
+#[cfg(test)]
+fn order_group_built(m: &mut MessageBuilder, obx: &mut Obx, d: &HistoryDose<'_>, with_eval: bool) {
     let ev = d.event;
     let filler = ev
         .filler_order_number
@@ -558,6 +588,215 @@ fn order_group(m: &mut MessageBuilder, obx: &mut Obx, d: &HistoryDose<'_>, with_
             sub += 1;
             evaluation_obx(m, obx, sub, e);
         }
+    }
+}
+
+/// RXA-5: CVX (with the CDC table's text, else the trade name), and the NDC
+/// when one was sent; 998 for a dose not given.
+fn write_cvx(w: &mut SegmentWriter<'_, '_>, n: usize, ev: &VaccinationEvent) {
+    let Some(cvx) = &ev.cvx else {
+        w.comps(n, &["998", "no vaccine administered", "CVX"]);
+        return;
+    };
+    let text = CodeTables::embedded()
+        .cvx(cvx)
+        .map(|i| i.short_description.as_str())
+        .or(ev.trade_name.as_deref())
+        .unwrap_or("");
+    match &ev.ndc {
+        Some(ndc) => w.comps(n, &[cvx.as_str(), text, "CVX", ndc, "", "NDC"]),
+        None => w.comps(n, &[cvx.as_str(), text, "CVX"]),
+    };
+}
+
+/// A coded value as CE components, `default_system` when it has none.
+fn write_code(w: &mut SegmentWriter<'_, '_>, n: usize, c: &Code, default_system: &str) {
+    w.comps(
+        n,
+        &[
+            c.code.as_str(),
+            c.text.as_deref().unwrap_or(""),
+            c.system.as_deref().unwrap_or(default_system),
+        ],
+    );
+}
+
+/// ORC + RXA (+ RXR + dose OBX) for one dose, written straight into `out`
+/// (the bulk of a long history's RSP; the same text as
+/// `order_group_built`, which the tests compare it with).
+fn order_group(
+    out: &mut String,
+    dl: &Delimiters,
+    obx: &mut Obx,
+    d: &HistoryDose<'_>,
+    with_eval: bool,
+) {
+    let ev = d.event;
+    let mut orc = SegmentWriter::start(out, dl, "ORC");
+    orc.text(1, "RE");
+    if let Some(p) = &ev.placer_order_number {
+        orc.text(2, p);
+    }
+    orc.comps(
+        3,
+        &[
+            ev.filler_order_number.as_deref().unwrap_or("9999"),
+            d.facility.unwrap_or(""),
+        ],
+    );
+    if let Some(c) = &ev.entered_by {
+        orc.value(10, &xcn(c));
+    }
+    if let Some(c) = &ev.ordering_provider {
+        orc.value(12, &xcn(c));
+    }
+    orc.end();
+    let date = opt_dt(ev.administered_date);
+    let mut rxa = SegmentWriter::start(out, dl, "RXA");
+    rxa.text(1, "0").text(2, "1").text(3, &date).text(4, &date);
+    write_cvx(&mut rxa, 5, ev);
+    match ev.amount {
+        Some(a) => rxa.text(6, &a.to_string()),
+        None => rxa.text(6, "999"),
+    };
+    if let Some(u) = &ev.units {
+        rxa.comps(7, &[u, u, "UCUM"]);
+    }
+    // IZ-31/47: RXA-9 only for CP/PA.
+    if ev.completion.was_given() {
+        let text = if ev.information_source.is_administered() {
+            "New immunization record"
+        } else {
+            "Historical information"
+        };
+        rxa.comps(9, &[ev.information_source.nip001(), text, "NIP001"]);
+    }
+    if let Some(c) = &ev.administering_provider {
+        rxa.value(10, &xcn(c));
+    }
+    if let Some(f) = &ev.administering_facility {
+        rxa.comps(11, &["", "", "", f.code.as_str()]);
+    }
+    if let Some(l) = &ev.lot_number {
+        rxa.text(15, l);
+    }
+    rxa.text(16, &opt_dt(ev.expiration_date));
+    if let Some(mvx) = &ev.mvx {
+        let name = CodeTables::embedded().mvx_name(mvx).unwrap_or_default();
+        rxa.comps(17, &[mvx.as_str(), name, "MVX"]);
+    }
+    if let Some(r) = &ev.refusal_reason {
+        write_code(&mut rxa, 18, r, "NIP002");
+    }
+    rxa.text(20, ev.completion.hl7()).text(21, "A");
+    rxa.end();
+    if ev.route.is_some() || ev.site.is_some() {
+        let mut rxr = SegmentWriter::start(out, dl, "RXR");
+        if let Some(r) = &ev.route {
+            write_code(&mut rxr, 1, r, "");
+        }
+        if let Some(s) = &ev.site {
+            write_code(&mut rxr, 2, s, "");
+        }
+        rxr.end();
+    }
+    let mut sub = 0;
+    if let Some(f) = &ev.funding_eligibility {
+        sub += 1;
+        obx.write(
+            out,
+            dl,
+            "CE",
+            ("64994-7", "Vaccine funding program eligibility category"),
+            sub,
+            |w| write_code(w, 5, f, "HL70064"),
+            ev.administered_date,
+            Some([
+                "VXC40",
+                "Eligibility captured at the immunization level",
+                "CDCPHINVS",
+            ]),
+        );
+    }
+    if let Some(f) = &ev.funding_source {
+        sub += 1;
+        obx.write(
+            out,
+            dl,
+            "CE",
+            ("30963-3", "Vaccine funding source"),
+            sub,
+            |w| write_code(w, 5, f, "CDCPHINVS"),
+            ev.administered_date,
+            None,
+        );
+    }
+    for v in &ev.vis {
+        sub += 1;
+        let doc = v.document.as_str();
+        if doc.bytes().all(|b| b.is_ascii_digit()) && doc.len() > 6 {
+            obx.write(
+                out,
+                dl,
+                "CE",
+                ("69764-9", "Document type"),
+                sub,
+                |w| {
+                    w.comps(5, &[doc, "", "cdcgs1vis"]);
+                },
+                None,
+                None,
+            );
+        } else if !doc.is_empty() {
+            obx.write(
+                out,
+                dl,
+                "CE",
+                ("30956-7", "Vaccine type"),
+                sub,
+                |w| {
+                    w.comps(5, &[doc, "", "CVX"]);
+                },
+                None,
+                None,
+            );
+        }
+        if let Some(p) = v.published {
+            obx.write(
+                out,
+                dl,
+                "TS",
+                ("29768-9", "Date vaccine information statement published"),
+                sub,
+                |w| {
+                    w.text(5, &dt(p));
+                },
+                None,
+                None,
+            );
+        }
+        if let Some(p) = v.presented {
+            obx.write(
+                out,
+                dl,
+                "TS",
+                ("29769-7", "Date vaccine information statement presented"),
+                sub,
+                |w| {
+                    w.text(5, &dt(p));
+                },
+                None,
+                None,
+            );
+        }
+    }
+    if with_eval && !d.evaluations.is_empty() {
+        let mut m = MessageBuilder::with_delimiters(*dl);
+        for e in &d.evaluations {
+            sub += 1;
+            evaluation_obx(&mut m, obx, sub, e);
+        }
+        out.push_str(&m.encode());
     }
 }
 
@@ -807,9 +1046,12 @@ pub fn build_rsp_history(
 ) -> String {
     let mut m = head(echo, "Z32", ack_for(issues), "OK", issues, opts);
     patient_segments(&mut m, record.patient);
+    let dl = *m.delimiters();
+    let mut out = m.encode();
+    out.reserve(record.doses.len() * 512);
     let mut obx = Obx { set_id: 0 };
     for d in &record.doses {
-        order_group(&mut m, &mut obx, d, false);
+        order_group(&mut out, &dl, &mut obx, d, false);
     }
     let last = record
         .doses
@@ -817,8 +1059,10 @@ pub fn build_rsp_history(
         .filter_map(|d| d.event.administered_date)
         .max()
         .unwrap_or(record.patient.birth_date.0);
-    observation_group(&mut m, &mut obx, record.observations, last);
-    m.encode()
+    let mut tail = MessageBuilder::with_delimiters(dl);
+    observation_group(&mut tail, &mut obx, record.observations, last);
+    out.push_str(&tail.encode());
+    out
 }
 
 /// Z42: evaluated history (evaluation OBX after each RXA) and forecast
@@ -830,12 +1074,19 @@ pub fn build_rsp_evaluated(
     issues: &[Issue],
     opts: &ReplyOptions,
 ) -> String {
-    let mut m = head(echo, "Z42", ack_for(issues), "OK", issues, opts);
-    patient_segments(&mut m, record.patient);
+    let m = {
+        let mut m = head(echo, "Z42", ack_for(issues), "OK", issues, opts);
+        patient_segments(&mut m, record.patient);
+        m
+    };
+    let dl = *m.delimiters();
+    let mut out = m.encode();
+    out.reserve(record.doses.len() * 1024);
     let mut obx = Obx { set_id: 0 };
     for d in &record.doses {
-        order_group(&mut m, &mut obx, d, true);
+        order_group(&mut out, &dl, &mut obx, d, true);
     }
+    let mut m = MessageBuilder::with_delimiters(dl);
     observation_group(
         &mut m,
         &mut obx,
@@ -926,12 +1177,125 @@ pub fn build_rsp_evaluated(
             None,
         );
     }
-    m.encode()
+    out.push_str(&m.encode());
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use immunis_model::{CompletionStatus, Cvx, InformationSource, Mvx, VisDocument};
+    use proptest::prelude::*;
+
+    /// Text with the characters HL7 must escape now and then.
+    fn text() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9 ,|^~&\\\\#\n]{0,12}"
+    }
+
+    fn code() -> impl Strategy<Value = Code> {
+        (
+            text(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+        )
+            .prop_map(|(code, text, system)| Code { code, text, system })
+    }
+
+    fn date() -> impl Strategy<Value = NaiveDate> {
+        (0i64..40_000).prop_map(|d| {
+            NaiveDate::from_ymd_opt(1950, 1, 1).expect("date") + chrono::Duration::days(d)
+        })
+    }
+
+    prop_compose! {
+        fn event()(
+            when in proptest::option::of(date()),
+            cvx in proptest::option::of(prop_oneof![Just("08"), Just("20"), Just("141"), Just("998"), Just("999")]),
+            ndc in proptest::option::of(text()),
+            mvx in proptest::option::of(prop_oneof![Just("MSD"), Just("SKB"), Just("ZZZ")]),
+            trade in proptest::option::of(text()),
+            lot in proptest::option::of(text()),
+            exp in proptest::option::of(date()),
+            amount in proptest::option::of(0.0f64..2.0),
+            units in proptest::option::of(text()),
+            route in proptest::option::of(code()),
+            site in proptest::option::of(code()),
+            historical in proptest::option::of("0[1-8]"),
+            completion in 0u8..4,
+            codes in proptest::collection::vec(proptest::option::of(code()), 7),
+            vis in proptest::collection::vec((text(), proptest::option::of(date()), proptest::option::of(date())), 0..3),
+            filler in proptest::option::of(text()),
+            placer in proptest::option::of(text()),
+        ) -> VaccinationEvent {
+            VaccinationEvent {
+                administered_date: when,
+                cvx: cvx.and_then(|c| Cvx::parse(c).ok()),
+                ndc,
+                mvx: mvx.and_then(|m| Mvx::parse(m).ok()),
+                trade_name: trade,
+                lot_number: lot,
+                expiration_date: exp,
+                amount,
+                units,
+                route,
+                site,
+                information_source: historical.map_or(InformationSource::Administered, InformationSource::Historical),
+                completion: [
+                    CompletionStatus::Complete,
+                    CompletionStatus::PartiallyAdministered,
+                    CompletionStatus::NotAdministered,
+                    CompletionStatus::Refused,
+                ][usize::from(completion)],
+                refusal_reason: codes[0].clone(),
+                funding_eligibility: codes[1].clone(),
+                funding_source: codes[2].clone(),
+                vis: vis
+                    .into_iter()
+                    .map(|(document, published, presented)| VisDocument { document, published, presented })
+                    .collect(),
+                administering_facility: codes[3].clone(),
+                administering_provider: codes[4].clone(),
+                ordering_provider: codes[5].clone(),
+                entered_by: codes[6].clone(),
+                filler_order_number: filler,
+                placer_order_number: placer,
+            }
+        }
+    }
+
+    proptest! {
+        /// The streaming order group writes exactly what the builder encodes,
+        /// OBX numbering included, with and without evaluations.
+        #[test]
+        fn order_group_writes_what_the_builder_encodes(
+            events in proptest::collection::vec(event(), 1..4),
+            facility in proptest::option::of(text()),
+            evaluated in any::<bool>(),
+        ) {
+            let evaluation = DoseEvaluation {
+                vaccine_group: Code { code: "45".into(), text: Some("HepB".into()), system: Some("CVX".into()) },
+                series_name: Some("HepB 3-dose".into()),
+                dose_number: Some(1),
+                doses_in_series: Some(3),
+                valid: true,
+                reason: None,
+            };
+            let dl = Delimiters::default();
+            let mut built = MessageBuilder::with_delimiters(dl);
+            let mut streamed = String::new();
+            let (mut a, mut b) = (Obx { set_id: 0 }, Obx { set_id: 0 });
+            for ev in &events {
+                let dose = HistoryDose {
+                    event: ev,
+                    facility: facility.as_deref(),
+                    evaluations: if evaluated { vec![evaluation.clone()] } else { Vec::new() },
+                };
+                order_group_built(&mut built, &mut a, &dose, evaluated);
+                order_group(&mut streamed, &dl, &mut b, &dose, evaluated);
+            }
+            prop_assert_eq!(streamed, built.encode());
+        }
+    }
 
     proptest::proptest! {
         /// The hand-written `YYYYMMDD` is chrono's `%Y%m%d`, in and out of
