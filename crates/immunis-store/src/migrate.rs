@@ -20,6 +20,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_grants.sql") },
     Migration { version: 9, sql: include_str!("../migrations/sqlite/0009_audit_spool.sql") },
+    Migration { version: 10, sql: include_str!("../migrations/sqlite/0010_bulk_stage.sql") },
 ];
 
 #[rustfmt::skip]
@@ -32,6 +33,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 6, sql: include_str!("../migrations/postgres/0006_portal.sql") },
     Migration { version: 8, sql: include_str!("../migrations/postgres/0008_grants.sql") },
     Migration { version: 9, sql: include_str!("../migrations/postgres/0009_audit_spool.sql") },
+    Migration { version: 10, sql: include_str!("../migrations/postgres/0010_bulk_stage.sql") },
 ];
 
 /// Applies, in order, every migration not yet recorded (not only those newer

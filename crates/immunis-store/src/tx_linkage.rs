@@ -170,6 +170,63 @@ impl<'a> Tx<'a> {
     }
 
     /// Adds keys for a person known to have none yet (bulk load, backfill).
+    /// Bulk loading: holds a new person's blocking keys unindexed (one
+    /// append per person) until [`Tx::index_staged_blocking_keys`]. Until
+    /// then the matcher cannot find the staged people: a bulk load runs
+    /// before the registry takes submissions.
+    pub fn stage_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO blocking_key_stage (patient_id, key) VALUES ");
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(Value::Int(id.0));
+            for (i, k) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("($1, ${})", i + 2));
+                params.push(Value::Int(*k));
+            }
+            self.defer(&sql, params)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the staged keys into the blocking index in key order (the
+    /// index grows at its end instead of at random pages) and empties the
+    /// stage; returns how many keys moved. Keys already indexed are kept
+    /// once.
+    pub fn index_staged_blocking_keys(&mut self) -> Result<u64> {
+        // Into an empty index (an initial load), the per-person index is
+        // built afterwards from the finished table: filled in key order, it
+        // would take every row at a random place.
+        let initial = self
+            .conn
+            .query("SELECT 1 FROM patient_blocking_key LIMIT 1", &[])?
+            .is_empty();
+        if initial {
+            self.conn
+                .execute("DROP INDEX IF EXISTS patient_blocking_key_patient", &[])?;
+        }
+        // `WHERE true`: SQLite needs it to parse an upsert on INSERT … SELECT.
+        let moved = self.conn.execute(
+            "INSERT INTO patient_blocking_key (key, patient_id) \
+             SELECT key, patient_id FROM blocking_key_stage WHERE true \
+             ORDER BY key, patient_id ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+        if initial {
+            self.conn.execute(
+                "CREATE INDEX patient_blocking_key_patient ON patient_blocking_key(patient_id)",
+                &[],
+            )?;
+        }
+        self.conn.execute("DELETE FROM blocking_key_stage", &[])?;
+        Ok(moved)
+    }
+
     pub fn add_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
         let mut keys = keys.to_vec();
         keys.sort_unstable();
@@ -202,8 +259,9 @@ impl<'a> Tx<'a> {
 
     /// People sharing at least one of `keys`, skipping any key held by more
     /// than `max_block` people (an oversized block: a shared clinic phone, a
-    /// placeholder identifier). Returns the distinct ids (ascending) and how
-    /// many keys were skipped as oversized.
+    /// placeholder identifier). Returns the distinct ids, those sharing the
+    /// most keys first (ties by id), and how many keys were skipped as
+    /// oversized.
     pub fn blocking_candidates(
         &mut self,
         keys: &[i64],
@@ -241,17 +299,26 @@ impl<'a> Tx<'a> {
         };
         pairs.sort_unstable();
         let mut skipped = 0;
-        let mut out = Vec::new();
+        let mut hits = Vec::new();
         for block in pairs.chunk_by(|a, b| a.0 == b.0) {
             if block.len() > max_block {
                 skipped += 1;
                 continue;
             }
-            out.extend(block.iter().map(|(_, p)| *p));
+            hits.extend(block.iter().map(|(_, p)| *p));
         }
-        out.sort_unstable();
-        out.dedup();
-        Ok((out.into_iter().map(PatientId).collect(), skipped))
+        // Most shared keys first: the same person shares most of them, a
+        // stranger in one block usually one.
+        hits.sort_unstable();
+        let mut ranked: Vec<(usize, i64)> = hits
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run.len(), run[0]))
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok((
+            ranked.into_iter().map(|(_, p)| PatientId(p)).collect(),
+            skipped,
+        ))
     }
 
     /// Patient ids (and their `merged_into`) after `after`, ascending, at

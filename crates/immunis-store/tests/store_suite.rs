@@ -106,7 +106,60 @@ both_backends!(
     security_tables_roundtrip,
     snapshot_is_a_consistent_copy_or_refused,
     school_tables_roundtrip,
+    staged_blocking_keys_are_indexed_in_one_move,
 );
+
+/// Bulk loading: staged keys are invisible to the matcher's probe until
+/// they are indexed; then they are found, duplicates (in the stage and
+/// against the index) are kept once, and the stage is empty.
+fn staged_blocking_keys_are_indexed_in_one_move(b: &Backend) {
+    let mut ids = Vec::new();
+    b.store
+        .write(&mut |tx| {
+            ids.clear();
+            for _ in 0..3 {
+                ids.push(tx.insert_patient(&sample_patient(), None)?);
+            }
+            tx.add_blocking_keys(ids[0], &[7, 8])?;
+            tx.stage_blocking_keys(ids[1], &[9, 7, 9])?;
+            tx.stage_blocking_keys(ids[2], &[9])?;
+            // Already indexed: kept once.
+            tx.stage_blocking_keys(ids[0], &[7])?;
+            Ok(())
+        })
+        .expect("load");
+    let probe = |b: &Backend| {
+        let mut found = Vec::new();
+        b.store
+            .read(&mut |tx| {
+                found = tx.blocking_candidates(&[7, 9], 100)?.0;
+                found.sort();
+                Ok(())
+            })
+            .expect("probe");
+        found
+    };
+    assert_eq!(probe(b), vec![ids[0]], "staged keys are not probed yet");
+    let mut moved = 0;
+    b.store
+        .write(&mut |tx| {
+            moved = tx.index_staged_blocking_keys()?;
+            Ok(())
+        })
+        .expect("index");
+    assert_eq!(
+        moved, 3,
+        "(7, p1), (9, p1), (9, p2); the duplicates are kept once"
+    );
+    assert_eq!(probe(b), ids);
+    b.store
+        .write(&mut |tx| {
+            moved = tx.index_staged_blocking_keys()?;
+            Ok(())
+        })
+        .expect("index again");
+    assert_eq!(moved, 0, "the stage was emptied");
+}
 
 /// Backups: SQLite writes a consistent copy that opens as a store with the
 /// same data; it never overwrites. PostgreSQL refuses with the operator's way.
