@@ -228,6 +228,13 @@ fn rank(o: Outcome) -> u8 {
 pub struct Linker {
     matcher: Matcher,
     max_block: usize,
+    /// At most this many candidates are loaded and scored, those sharing
+    /// the most blocking keys first (`None`: all). Blocks grow with the
+    /// registry (1 M people: 17 people in a probe's blocks at the median,
+    /// 66 at the 99th percentile); a cap bounds the lookup's cost at any
+    /// size. Off by default: its effect on recall at scale is not measured
+    /// yet (BENCHMARKS-linkage.md).
+    max_candidates: Option<usize>,
 }
 
 impl Default for Linker {
@@ -235,11 +242,19 @@ impl Default for Linker {
         Linker {
             matcher: Matcher::default(),
             max_block: DEFAULT_MAX_BLOCK,
+            max_candidates: None,
         }
     }
 }
 
 impl Linker {
+    /// A linker that scores at most `n` candidates per lookup (those sharing
+    /// the most blocking keys).
+    pub fn with_max_candidates(mut self, n: usize) -> Self {
+        self.max_candidates = Some(n.max(1));
+        self
+    }
+
     /// A linker with another oversized-block limit.
     pub fn with_max_block(mut self, max_block: usize) -> Self {
         self.max_block = max_block.max(2);
@@ -394,7 +409,10 @@ impl Linker {
         skip: &dyn Fn(PatientId) -> bool,
     ) -> Result<Vec<ClusterScore>, StoreError> {
         let keys = Self::keys(incoming);
-        let (ids, _oversized) = tx.blocking_candidates(&keys, self.max_block)?;
+        let (mut ids, _oversized) = tx.blocking_candidates(&keys, self.max_block)?;
+        if let Some(cap) = self.max_candidates {
+            ids.truncate(cap);
+        }
         let mut by_root: BTreeMap<PatientId, Vec<Scored>> = BTreeMap::new();
         for id in ids.into_iter().filter(|i| !skip(*i)) {
             let Some((patient, merged_into, n)) = self.load(tx, id)? else {
