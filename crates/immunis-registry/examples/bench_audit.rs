@@ -41,7 +41,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use immunis_model::{OrganizationKind, PatientId};
+use immunis_model::PatientId;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, Actor, Purpose, Registry};
 
@@ -124,17 +124,7 @@ fn setup(people: u64) -> (tempfile::TempDir, Arc<Registry>, Vec<String>) {
     let generator =
         immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today()))
             .expect("generator");
-    let admin = console_admin();
-    for f in generator.facilities() {
-        reg.register_facility(
-            &admin,
-            &f.name,
-            OrganizationKind::Provider,
-            &f.code,
-            &f.name,
-        )
-        .expect("facility");
-    }
+    common::register_facilities(&reg, &generator);
     let messages = generator
         .flat_map(|p| p.messages.into_iter().map(|m| m.hl7))
         .collect();

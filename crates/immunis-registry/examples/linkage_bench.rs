@@ -8,7 +8,11 @@
 //!
 //! `reuse` keeps an earlier run's database in DIR (no load; probes are read
 //! back from it). `LINKAGE_SKIP_DEDUP=1` stops after the matching probes;
-//! `LINKAGE_MAX_CANDIDATES=N` caps the candidates scored per lookup.
+//! `LINKAGE_MAX_CANDIDATES=N` caps the candidates scored per lookup (default
+//! `DEFAULT_MAX_CANDIDATES`; a large N scores every candidate);
+//! `LINKAGE_VARIANT_PROBES=1` also looks up people as their later (varied)
+//! submissions carried them, with and without the cap (see
+//! `variant_probes`).
 //! The loader stages each person's blocking keys and indexes them all in key
 //! order at the end (`Tx::stage_blocking_keys`): inserted person by person,
 //! each key dirtied a random page of a large index. The loaded population
@@ -138,19 +142,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for p in &probes {
-        let t = Instant::now();
-        let mut decision = None;
-        store.read(&mut |tx| {
-            decision = Some(matcher.identify(tx, p, &[])?);
-            Ok(())
-        })?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        if matches!(decision, Some(immunis_registry::MatchDecision::Existing(_))) {
+        let (ms, decision) = lookup(&store, &matcher, p)?;
+        times.push(ms);
+        if matches!(decision, immunis_registry::MatchDecision::Existing(_)) {
             linked += 1;
         }
     }
     times.sort_by(f64::total_cmp);
-    let pct = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    let pct = |q: f64| percentile(&times, q);
     println!(
         "match one record at N={n}: {} probes, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} linked to an existing person)",
         times.len(),
@@ -159,6 +158,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(1.0),
         linked
     );
+
+    if std::env::var_os("LINKAGE_VARIANT_PROBES").is_some() {
+        variant_probes(&store, n, queries, today)?;
+    }
 
     if std::env::var_os("LINKAGE_SKIP_DEDUP").is_some() {
         return Ok(());
@@ -173,4 +176,101 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.records as f64 / secs
     );
     Ok(())
+}
+
+/// `LINKAGE_VARIANT_PROBES=1`: the people as a later submission carried them
+/// — for every N/QUERIES-th person, the first of their synthetic messages
+/// whose PID differs from the stored truth (nickname, typo, dropped middle
+/// name, new address, newborn name…) — looked up with every candidate and
+/// with the cap (`LINKAGE_MAX_CANDIDATES`, default the registry's), in the
+/// same run:
+/// whether the cap loses true matches where blocks are large. The store
+/// must be this benchmark's load of the same N (ids in generation order).
+fn variant_probes(
+    store: &std::sync::Arc<dyn immunis_store::Store>,
+    n: u64,
+    queries: usize,
+    today: NaiveDate,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use immunis_model::PatientId;
+    use immunis_registry::MatchDecision;
+    let mut config = SynthConfig::new(n, 7, today);
+    config.facilities = 40;
+    let every = (n as usize / queries.max(1)).max(1);
+    let codes = immunis_model::CodeTables::embedded();
+    let mut probes: Vec<(immunis_model::Patient, PatientId)> = Vec::new();
+    for (i, person) in Generator::new(config)?.enumerate() {
+        if i % every != 0 {
+            continue;
+        }
+        let variant = person.messages.iter().find_map(|m| {
+            let msg = immunis_hl7::Message::parse(&m.hl7).ok()?;
+            let (sub, _) = immunis_hl7::vxu::interpret_vxu(&msg, today, codes);
+            let p = sub?.submission.patient;
+            (p != person.patient).then_some(p)
+        });
+        if let Some(p) = variant {
+            probes.push((p, PatientId(i as i64 + 1)));
+        }
+        if probes.len() >= queries {
+            break;
+        }
+    }
+    let cap: usize = std::env::var("LINKAGE_MAX_CANDIDATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(immunis_registry::DEFAULT_MAX_CANDIDATES);
+    for (label, linker) in [
+        (
+            "every candidate".to_string(),
+            Linker::default().with_max_candidates(usize::MAX),
+        ),
+        (
+            format!("at most {cap} candidates"),
+            Linker::default().with_max_candidates(cap),
+        ),
+    ] {
+        let matcher = ProbabilisticMatcher::new(linker);
+        let (mut right, mut review, mut wrong, mut missed) = (0, 0, 0, 0);
+        let mut times = Vec::with_capacity(probes.len());
+        for (p, truth) in &probes {
+            let (ms, decision) = lookup(store, &matcher, p)?;
+            times.push(ms);
+            match decision {
+                MatchDecision::Existing(id) if id == *truth => right += 1,
+                MatchDecision::Existing(_) => wrong += 1,
+                MatchDecision::Review(c) if c.iter().any(|c| c.patient_id == *truth) => review += 1,
+                _ => missed += 1,
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let pct = |q: f64| percentile(&times, q);
+        println!(
+            "variant probes, {label}: {} probes; linked to the right person {right}, queued with them {review}, linked elsewhere {wrong}, not found {missed}; p50 {:.3} ms, p99 {:.3} ms",
+            probes.len(),
+            pct(0.5),
+            pct(0.99),
+        );
+    }
+    Ok(())
+}
+
+/// One lookup in its own read transaction: (milliseconds, decision).
+fn lookup(
+    store: &std::sync::Arc<dyn immunis_store::Store>,
+    matcher: &ProbabilisticMatcher,
+    p: &immunis_model::Patient,
+) -> Result<(f64, immunis_registry::MatchDecision), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let mut decision = immunis_registry::MatchDecision::New;
+    store.read(&mut |tx| {
+        decision = matcher.identify(tx, p, &[])?;
+        Ok(())
+    })?;
+    Ok((t.elapsed().as_secs_f64() * 1000.0, decision))
+}
+
+/// The `q` quantile of sorted `times`.
+fn percentile(times: &[f64], q: f64) -> f64 {
+    times[((times.len() as f64 - 1.0) * q).round() as usize]
 }

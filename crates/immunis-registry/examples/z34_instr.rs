@@ -13,13 +13,14 @@
 //! The queries run one after another on a current-thread runtime, so the
 //! count is the work itself (no scheduling between workers).
 
+mod common;
+
 use std::path::Path;
 
 // As in the `immunis` binary: the counts include the allocator it uses.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use immunis_model::OrganizationKind;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, Registry};
 
@@ -43,18 +44,8 @@ async fn build(people: u64, dir: &Path) {
     let generator =
         immunis_synth::Generator::new(immunis_synth::SynthConfig::new(people, 1, today()))
             .expect("generator");
-    let admin = console_admin();
-    for f in generator.facilities() {
-        reg.register_facility(
-            &admin,
-            &f.name,
-            OrganizationKind::Provider,
-            &f.code,
-            &f.name,
-        )
-        .expect("facility");
-    }
-    let who = Submitter::Authenticated(admin);
+    common::register_facilities(&reg, &generator);
+    let who = Submitter::Authenticated(console_admin());
     let mut queries = String::new();
     for (i, person) in generator.enumerate() {
         for m in &person.messages {

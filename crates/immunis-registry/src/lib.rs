@@ -44,7 +44,7 @@ pub use documents::{DocumentSettings, SigningKeySummary};
 pub use identity::{IssuedToken, NewUserSecrets, SecurityPolicy, Session, UserSummary};
 pub use immunis_store::{ConsentEvent, ConsentKind};
 pub use ingest::{DoseOutcome, IngestOutcome};
-pub use linkage::{Linker, ProbabilisticMatcher};
+pub use linkage::{Linker, ProbabilisticMatcher, DEFAULT_MAX_CANDIDATES};
 pub use matching::{ConservativeMatcher, MatchDecision, PatientMatcher, ReviewCandidate};
 pub use query::{PatientQuery, PatientRecord, QueryOutcome};
 pub use review::{MergeOutcome, RecordSummary, Resolution, ReviewItem};

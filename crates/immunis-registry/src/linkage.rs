@@ -228,30 +228,34 @@ fn rank(o: Outcome) -> u8 {
 pub struct Linker {
     matcher: Matcher,
     max_block: usize,
-    /// At most this many candidates are loaded and scored, those sharing
-    /// the most blocking keys first (`None`: all). Blocks grow with the
-    /// registry (1 M people: 17 people in a probe's blocks at the median,
-    /// 66 at the 99th percentile); a cap bounds the lookup's cost at any
-    /// size. Off by default: its effect on recall at scale is not measured
-    /// yet (BENCHMARKS-linkage.md).
-    max_candidates: Option<usize>,
+    /// At most this many candidates are loaded and scored per lookup,
+    /// those sharing the most blocking keys first.
+    max_candidates: usize,
 }
+
+/// Candidates scored per lookup at most. Blocks grow with the registry (at
+/// 1 M people a probe's blocks hold 17 people at the median, 66 at the 99th
+/// percentile); the cap bounds the lookup's cost at any size. At 1 M, 2,000
+/// people looked up as their later, varied submissions carried them got the
+/// same decisions with the cap (24 or 32) as with every candidate, at p99
+/// 1.8–2.0 ms instead of 3.7–5.1 ms (BENCHMARKS-linkage.md, session 5).
+pub const DEFAULT_MAX_CANDIDATES: usize = 32;
 
 impl Default for Linker {
     fn default() -> Self {
         Linker {
             matcher: Matcher::default(),
             max_block: DEFAULT_MAX_BLOCK,
-            max_candidates: None,
+            max_candidates: DEFAULT_MAX_CANDIDATES,
         }
     }
 }
 
 impl Linker {
     /// A linker that scores at most `n` candidates per lookup (those sharing
-    /// the most blocking keys).
+    /// the most blocking keys; `usize::MAX`: every candidate).
     pub fn with_max_candidates(mut self, n: usize) -> Self {
-        self.max_candidates = Some(n.max(1));
+        self.max_candidates = n.max(1);
         self
     }
 
@@ -410,9 +414,7 @@ impl Linker {
     ) -> Result<Vec<ClusterScore>, StoreError> {
         let keys = Self::keys(incoming);
         let (mut ids, _oversized) = tx.blocking_candidates(&keys, self.max_block)?;
-        if let Some(cap) = self.max_candidates {
-            ids.truncate(cap);
-        }
+        ids.truncate(self.max_candidates);
         let mut by_root: BTreeMap<PatientId, Vec<Scored>> = BTreeMap::new();
         for id in ids.into_iter().filter(|i| !skip(*i)) {
             let Some((patient, merged_into, n)) = self.load(tx, id)? else {

@@ -169,29 +169,12 @@ impl<'a> Tx<'a> {
         self.add_blocking_keys(id, &new)
     }
 
-    /// Adds keys for a person known to have none yet (bulk load, backfill).
     /// Bulk loading: holds a new person's blocking keys unindexed (one
     /// append per person) until [`Tx::index_staged_blocking_keys`]. Until
     /// then the matcher cannot find the staged people: a bulk load runs
     /// before the registry takes submissions.
     pub fn stage_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        keys.dedup();
-        for chunk in keys.chunks(INSERT_CHUNK) {
-            let mut sql = String::from("INSERT INTO blocking_key_stage (patient_id, key) VALUES ");
-            let mut params = Vec::with_capacity(chunk.len() + 1);
-            params.push(Value::Int(id.0));
-            for (i, k) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("($1, ${})", i + 2));
-                params.push(Value::Int(*k));
-            }
-            self.defer(&sql, params)?;
-        }
-        Ok(())
+        self.insert_keys("blocking_key_stage", id, keys)
     }
 
     /// Moves the staged keys into the blocking index in key order (the
@@ -227,13 +210,19 @@ impl<'a> Tx<'a> {
         Ok(moved)
     }
 
+    /// Adds keys for a person known to have none yet (backfill).
     pub fn add_blocking_keys(&mut self, id: PatientId, keys: &[i64]) -> Result<()> {
+        self.insert_keys("patient_blocking_key", id, keys)
+    }
+
+    /// Inserts a person's keys (deduplicated) into `table`, a few hundred
+    /// rows per statement.
+    fn insert_keys(&mut self, table: &str, id: PatientId, keys: &[i64]) -> Result<()> {
         let mut keys = keys.to_vec();
         keys.sort_unstable();
         keys.dedup();
         for chunk in keys.chunks(INSERT_CHUNK) {
-            let mut sql =
-                String::from("INSERT INTO patient_blocking_key (patient_id, key) VALUES ");
+            let mut sql = format!("INSERT INTO {table} (patient_id, key) VALUES ");
             let mut params = Vec::with_capacity(chunk.len() + 1);
             params.push(Value::Int(id.0));
             for (i, k) in chunk.iter().enumerate() {
