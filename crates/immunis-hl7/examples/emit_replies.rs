@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use immunis_hl7::{
     build_ack, build_rsp_candidates, build_rsp_error, build_rsp_evaluated, build_rsp_history,
-    build_rsp_not_found, interpret_qbp, interpret_vxu, split_messages, Forecast, HistoryDose,
-    Message, MessageHeader, PatientRecord, Recommendation, ReplyOptions, SeriesStatus,
+    build_rsp_not_found, interpret_qbp, interpret_vxu, split_messages, Forecast, Message,
+    MessageHeader, PatientRecord, Recommendation, ReplyOptions, SeriesStatus,
 };
 use immunis_model::{Code, CodeTables};
 
@@ -58,19 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n += 1;
             if let Some(sub) = sub {
                 let s = &sub.submission;
-                let rec = PatientRecord {
-                    patient: &s.patient,
-                    doses: s
-                        .doses
-                        .iter()
-                        .map(|d| HistoryDose {
-                            event: &d.event,
-                            facility: Some(&s.source.facility_code),
-                            evaluations: Vec::new(),
-                        })
-                        .collect(),
-                    observations: &s.observations,
-                };
+                let rec = PatientRecord::of_submission(s);
                 let z32 = build_rsp_history(&q.echo, &rec, &[], &opts);
                 std::fs::write(out.join(format!("{stem}.{i}.z32.hl7")), z32)?;
                 let fc = Forecast::acip(

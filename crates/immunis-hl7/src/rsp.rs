@@ -14,8 +14,8 @@
 
 use chrono::NaiveDate;
 use immunis_model::{
-    Address, Code, CodeTables, Guardian, Patient, PatientObservation, PersonName, Phone,
-    VaccinationEvent,
+    Address, Code, CodeTables, Guardian, Patient, PatientObservation, PatientSubmission,
+    PersonName, Phone, VaccinationEvent,
 };
 
 use crate::ack::{err_segment, msa, reply_msh, ReplyOptions};
@@ -46,6 +46,26 @@ pub struct PatientRecord<'a> {
     /// Patient-level observations (immunity, contraindications...), sent in
     /// an `ORC 9999` / `RXA 998 NA` group.
     pub observations: &'a [PatientObservation],
+}
+
+impl<'a> PatientRecord<'a> {
+    /// One submission as the complete history an RSP Z32 carries, each dose
+    /// under the submitting facility (tests, benchmarks, sample replies).
+    pub fn of_submission(s: &'a PatientSubmission) -> Self {
+        PatientRecord {
+            patient: &s.patient,
+            doses: s
+                .doses
+                .iter()
+                .map(|d| HistoryDose {
+                    event: &d.event,
+                    facility: Some(s.source.facility_code.as_str()),
+                    evaluations: Vec::new(),
+                })
+                .collect(),
+            observations: &s.observations,
+        }
+    }
 }
 
 /// The evaluation of one dose against one vaccine series (Z42).

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use immunis_hl7::{
     build_rsp_candidates, build_rsp_error, build_rsp_evaluated, build_rsp_history,
     build_rsp_not_found, build_rsp_too_many, interpret_qbp, interpret_vxu, DoseEvaluation,
-    Forecast, HistoryDose, Message, PatientRecord, QbpOutcome, QueryProfile, Recommendation,
-    ReplyOptions, SeriesStatus, Severity, VxuSubmission,
+    Forecast, Message, PatientRecord, QbpOutcome, QueryProfile, Recommendation, ReplyOptions,
+    SeriesStatus, Severity, VxuSubmission,
 };
 use immunis_model::{Code, CodeTables, PatientSubmission};
 
@@ -189,19 +189,7 @@ fn candidates_like_012_and_quantity_limit() {
 }
 
 fn record(s: &PatientSubmission) -> PatientRecord<'_> {
-    PatientRecord {
-        patient: &s.patient,
-        doses: s
-            .doses
-            .iter()
-            .map(|r| HistoryDose {
-                event: &r.event,
-                facility: Some(s.source.facility_code.as_str()),
-                evaluations: Vec::new(),
-            })
-            .collect(),
-        observations: &s.observations,
-    }
+    PatientRecord::of_submission(s)
 }
 
 /// Turn an RSP into a VXU carrying the same patient groups.

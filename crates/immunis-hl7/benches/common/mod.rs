@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use immunis_hl7::{split_messages, HistoryDose, Message, PatientRecord, QbpOutcome};
+use immunis_hl7::{split_messages, Message, PatientRecord, QbpOutcome};
 use immunis_model::PatientSubmission;
 
 /// Every message of the shared corpus (batches split, MLLP framing removed).
@@ -52,19 +52,5 @@ pub fn rsp_material(msgs: &[String]) -> (Vec<PatientSubmission>, QbpOutcome) {
 
 /// Each submission as the complete history an RSP Z32 carries.
 pub fn history_records(subs: &[PatientSubmission]) -> Vec<PatientRecord<'_>> {
-    subs.iter()
-        .map(|s| PatientRecord {
-            patient: &s.patient,
-            doses: s
-                .doses
-                .iter()
-                .map(|r| HistoryDose {
-                    event: &r.event,
-                    facility: Some(s.source.facility_code.as_str()),
-                    evaluations: Vec::new(),
-                })
-                .collect(),
-            observations: &s.observations,
-        })
-        .collect()
+    subs.iter().map(PatientRecord::of_submission).collect()
 }
