@@ -131,6 +131,16 @@ fn setup(people: u64) -> (tempfile::TempDir, Arc<Registry>, Vec<String>) {
     (dir, reg, messages)
 }
 
+/// A QBP Z34 for the person of every other message.
+fn z34_queries(messages: &[String]) -> Vec<String> {
+    messages
+        .iter()
+        .enumerate()
+        .step_by(2)
+        .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
+        .collect()
+}
+
 /// Who reads (the first facility) and what: every person five times (or
 /// `BENCH_READ_REPEAT`), interleaved.
 fn read_work(reg: &Registry) -> (Actor, Vec<i64>) {
@@ -197,12 +207,7 @@ async fn run(audit: bool, people: u64, inflight: usize) -> Run {
     // QBP Z34 for the person of every other message (the HL7 query path:
     // the query and its response are journaled in the same commit as the
     // audit entry).
-    let queries: Vec<String> = messages
-        .iter()
-        .enumerate()
-        .step_by(2)
-        .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
-        .collect();
+    let queries = z34_queries(&messages);
     eprintln!("phase z34"); // a marker for attaching a profiler
     let cpu0 = cpu_secs();
     let start = Instant::now();
@@ -386,12 +391,7 @@ async fn run_interleaved(people: u64, inflight: usize, chunk: usize) -> [Sides; 
         }
     })
     .await;
-    let queries: Vec<String> = messages
-        .iter()
-        .enumerate()
-        .step_by(2)
-        .filter_map(|(i, m)| immunis_hl7::qbp::z34_query_for(m, i))
-        .collect();
+    let queries = z34_queries(&messages);
     let (r, w) = (reg.clone(), who.clone());
     let z34 = interleaved(&reg, queries, chunk, inflight, move |q: String| {
         let (reg, who) = (r.clone(), w.clone());
