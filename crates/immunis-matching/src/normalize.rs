@@ -26,12 +26,39 @@ pub struct Phonetic {
     pub dm_alternate: String,
 }
 
+/// How many names each thread remembers the codes of (≈ 100 bytes each);
+/// the memo starts over when full. Names repeat: a state's births share a
+/// few thousand given names and common surnames, and every lookup
+/// normalizes the stored records it scores again.
+const PHONETIC_MEMO_CAP: usize = 1 << 14;
+
+thread_local! {
+    static PHONETIC_MEMO: std::cell::RefCell<HashMap<String, Phonetic>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
 impl Phonetic {
     /// Computes the codes of an already folded (ASCII upper case) name.
+    /// Pure; remembered per thread (the encoders cost microseconds a name).
     pub fn of(name: &str) -> Self {
         if name.is_empty() {
             return Self::default();
         }
+        PHONETIC_MEMO.with(|memo| {
+            if let Some(p) = memo.borrow().get(name) {
+                return p.clone();
+            }
+            let p = Self::compute(name);
+            let mut memo = memo.borrow_mut();
+            if memo.len() >= PHONETIC_MEMO_CAP {
+                memo.clear();
+            }
+            memo.insert(name.to_owned(), p.clone());
+            p
+        })
+    }
+
+    fn compute(name: &str) -> Self {
         let dm = DoubleMetaphone::default().double_metaphone(name);
         Self {
             nysiis: Nysiis::default().encode(name),
@@ -662,6 +689,21 @@ pub fn nickname_equivalent(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use crate::record::{Address, PersonName};
+
+    #[test]
+    fn remembered_phonetic_codes_are_the_computed_ones() {
+        // More names than the memo holds, twice: hits, misses and the reset
+        // when full all give what the encoders give.
+        let names: Vec<String> = (0..PHONETIC_MEMO_CAP + 500)
+            .map(|i| format!("SM{}TH{i}", ["I", "Y", "EI"][i % 3]))
+            .collect();
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(Phonetic::of(n), Phonetic::compute(n), "{n}");
+            }
+        }
+        assert_eq!(Phonetic::of("SMITH").nysiis, "SNAT");
+    }
 
     #[test]
     fn folds_case_punctuation_and_diacritics() {

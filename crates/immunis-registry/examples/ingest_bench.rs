@@ -9,13 +9,19 @@
 //! `IMMUNIS_DATABASE_URL` selects PostgreSQL instead of SQLite under DIR (a
 //! temporary directory by default).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use immunis_model::{PatientId, PatientIdentifier};
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, Registry};
 use immunis_synth::{write_population, SynthConfig};
+
+// As in the `immunis` binary: the counts include the allocator it uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -31,13 +37,15 @@ fn main() {
     let today = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
     let config = SynthConfig::new(people, 1, today);
     let mut hl7 = Vec::new();
-    write_population(&config, &mut hl7, std::io::sink()).expect("synth");
+    let mut truth_csv = Vec::new();
+    write_population(&config, &mut hl7, &mut truth_csv).expect("synth");
     let text = String::from_utf8(hl7).expect("utf-8 hl7");
     let messages: Vec<Vec<u8>> = text
         .split('\n')
         .filter(|m| !m.is_empty())
         .map(|m| m.as_bytes().to_vec())
         .collect();
+    let truth = Truth::new(&String::from_utf8_lossy(&truth_csv), &messages);
 
     let store = immunis_store::open(&dir, url.as_deref()).expect("store");
     let reg = Arc::new(Registry::new(store).expect("registry"));
@@ -82,8 +90,83 @@ fn main() {
         aa
     });
     let secs = started.elapsed().as_secs_f64();
+    // What the messages became, against the generator's truth: a faster
+    // ingest path must not link differently.
+    let (patients, events) = reg.counts(&console_admin()).expect("counts");
     println!(
-        "{people} people, {total} messages, {n} in flight: {secs:.2} s, {:.0} msg/s, AA {codes}",
+        "{people} people, {total} messages, {n} in flight: {secs:.2} s, {:.0} msg/s, AA {codes}; {patients} records, {events} events",
         total as f64 / secs
     );
+    drop(reg);
+    let store = immunis_store::open(&dir, url.as_deref()).expect("store");
+    let (split, extra, false_links) = truth.check(store.as_ref());
+    println!(
+        "truth: {split} people split over {extra} extra records; {false_links} records hold more than one person"
+    );
+}
+
+/// The generator's truth: which person each message is about, and the
+/// identifiers (PID-3) the message carried.
+struct Truth {
+    /// (person key, identifiers) per message.
+    messages: Vec<(u64, Vec<PatientIdentifier>)>,
+}
+
+impl Truth {
+    fn new(csv: &str, messages: &[Vec<u8>]) -> Truth {
+        let person: HashMap<&str, u64> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                Some((f.next()?, f.next()?.parse().ok()?))
+            })
+            .collect();
+        let messages = messages
+            .iter()
+            .filter_map(|m| {
+                let text = String::from_utf8_lossy(m);
+                let field = |seg: &str, n: usize| -> Option<String> {
+                    let line = text.split('\r').find(|l| l.starts_with(seg))?;
+                    line.split('|').nth(n).map(str::to_string)
+                };
+                let key = *person.get(field("MSH", 9)?.as_str())?;
+                let ids = field("PID", 3)?
+                    .split('~')
+                    .map(|rep| {
+                        let c: Vec<&str> = rep.split('^').collect();
+                        let at = |i: usize| c.get(i).copied().unwrap_or("");
+                        PatientIdentifier::new(at(0), at(3), at(4))
+                    })
+                    .collect();
+                Some((key, ids))
+            })
+            .collect();
+        Truth { messages }
+    }
+
+    /// (people whose identifiers lead to more than one record, the extra
+    /// records, records whose identifiers belong to more than one person).
+    fn check(&self, store: &dyn immunis_store::Store) -> (usize, usize, usize) {
+        let mut roots_of: BTreeMap<u64, BTreeSet<PatientId>> = BTreeMap::new();
+        let mut people_of: BTreeMap<PatientId, BTreeSet<u64>> = BTreeMap::new();
+        store
+            .read(&mut |tx| {
+                for (key, ids) in &self.messages {
+                    for id in ids.iter().filter(|i| !i.value.is_empty()) {
+                        for pid in tx.find_by_identifier(id)? {
+                            let root = tx.root_of(pid)?;
+                            roots_of.entry(*key).or_default().insert(root);
+                            people_of.entry(root).or_default().insert(*key);
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .expect("read");
+        let split = roots_of.values().filter(|r| r.len() > 1).count();
+        let extra = roots_of.values().map(|r| r.len().saturating_sub(1)).sum();
+        let false_links = people_of.values().filter(|p| p.len() > 1).count();
+        (split, extra, false_links)
+    }
 }

@@ -121,7 +121,7 @@ pub fn apply_submission(
             let merged = merge_demographics(&stored, &sub.patient);
             if merged != stored {
                 tx.update_patient(pid, &merged, journal_id)?;
-                matcher.index(tx, pid, &merged)?;
+                matcher.reindex(tx, pid, &stored, &merged)?;
             }
             pid
         }

@@ -403,6 +403,45 @@ impl Linker {
         Ok(Some((s.patient, s.merged_into, normalize(&rec))))
     }
 
+    /// The deterministic first step: the one person holding an identifier of
+    /// the incoming record (same value, assigning authority and type), when
+    /// the demographics confirm it (the record scores a Match against that
+    /// person under the same rules as the full search). A clinic's repeat
+    /// submissions carry the MRN it sent the first time, so most messages
+    /// stop here without scoring a block. Anything less clear — no holder,
+    /// holders that disagree, a merged-away holder, a score short of Match —
+    /// returns `None` and the caller runs the full search, which decides.
+    pub fn identified(
+        &self,
+        tx: &mut Tx<'_>,
+        identifiers: &[immunis_model::PatientIdentifier],
+        incoming: &NormalizedRecord,
+    ) -> Result<Option<(PatientId, Patient)>, StoreError> {
+        let mut holder: Option<PatientId> = None;
+        for id in identifiers
+            .iter()
+            .filter(|i| !i.value.is_empty() && !i.assigning_authority.is_empty())
+        {
+            for hit in tx.find_by_identifier(id)? {
+                match holder {
+                    None => holder = Some(hit),
+                    Some(h) if h == hit => {}
+                    Some(_) => return Ok(None),
+                }
+            }
+        }
+        let Some(id) = holder else {
+            return Ok(None);
+        };
+        let Some((patient, merged_into, stored)) = self.load(tx, id)? else {
+            return Ok(None);
+        };
+        if merged_into.is_some() || self.judge(incoming, &stored).outcome != Outcome::Match {
+            return Ok(None);
+        }
+        Ok(Some((id, patient)))
+    }
+
     /// Candidates of an incoming record through the blocking index, scored
     /// and grouped by merge cluster; best cluster first. `skip` filters out
     /// record ids (e.g. the record itself during dedup).
@@ -544,6 +583,9 @@ impl PatientMatcher for ProbabilisticMatcher {
         doses: &[DoseReport],
     ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
         let rec = normalize(&to_match_record(incoming, doses.iter().map(|d| &d.event)));
+        if let Some((id, patient)) = self.linker.identified(tx, &incoming.identifiers, &rec)? {
+            return Ok((MatchDecision::Existing(id), Some(patient)));
+        }
         let clusters = self.linker.candidates(tx, &rec, &|_| false)?;
         let decision = self.linker.decide(incoming, &clusters);
         // The matched record was read (in this transaction) to score it.
@@ -560,6 +602,24 @@ impl PatientMatcher for ProbabilisticMatcher {
 
     fn index(&self, tx: &mut Tx<'_>, id: PatientId, p: &Patient) -> Result<(), StoreError> {
         self.linker.index(tx, id, p)
+    }
+
+    fn reindex(
+        &self,
+        tx: &mut Tx<'_>,
+        id: PatientId,
+        old: &Patient,
+        new: &Patient,
+    ) -> Result<(), StoreError> {
+        // The keys are a function of the match record: most updates (a
+        // new phone type, a registry status, a guardian's phone) leave it
+        // as it was.
+        let unchanged =
+            to_match_record(old, std::iter::empty()) == to_match_record(new, std::iter::empty());
+        if unchanged {
+            return Ok(());
+        }
+        self.linker.index(tx, id, new)
     }
 
     fn search(

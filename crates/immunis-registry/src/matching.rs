@@ -61,6 +61,19 @@ pub trait PatientMatcher: Send + Sync {
         Ok(())
     }
 
+    /// [`PatientMatcher::index`] after an update from `old` to `new` (the
+    /// index holds `old`'s entries): a matcher may skip the work when nothing
+    /// it indexes changed.
+    fn reindex(
+        &self,
+        tx: &mut Tx<'_>,
+        id: PatientId,
+        _old: &Patient,
+        new: &Patient,
+    ) -> Result<(), StoreError> {
+        self.index(tx, id, new)
+    }
+
     /// Candidates for a search: (confident, possible) survivors; `None` uses
     /// the registry's exact search.
     fn search(

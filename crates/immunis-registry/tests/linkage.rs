@@ -90,6 +90,7 @@ both_backends!(
     possible_match_is_queued_and_nothing_linked,
     merge_then_unmerge_restores_both_exactly,
     human_different_decision_is_never_overridden,
+    an_identifier_links_only_with_agreeing_demographics_and_the_index_follows,
 );
 
 /// A child with the demographics a pediatric EHR sends.
@@ -418,4 +419,66 @@ fn human_different_decision_is_never_overridden(e: &Env) {
     // A new submission looking like both: linked to neither blindly.
     let o = ingest(e, "CLINIC", child("Zara", "Q1", "CLINIC"), vec![]);
     assert!(o.needs_review && o.patient_created, "{o:?}");
+}
+
+/// (stored blocking keys, the keys of the stored demographics) of a record.
+fn keys(e: &Env, id: PatientId) -> (Vec<i64>, Vec<i64>) {
+    let mut out = (Vec::new(), Vec::new());
+    e.store
+        .read(&mut |tx| {
+            let stored = tx.load_patient(id)?.expect("stored").patient;
+            out = (tx.blocking_keys_of(id)?, Linker::patient_keys(&stored));
+            Ok(())
+        })
+        .expect("read");
+    out
+}
+
+fn an_identifier_links_only_with_agreeing_demographics_and_the_index_follows(e: &Env) {
+    let a = ingest(
+        e,
+        "PEDS",
+        child("Amara", "P1", "PEDS"),
+        vec![dose("O1", "08", d(2022, 7, 19))],
+    );
+    // The clinic's MRN on somebody else entirely (a slip at the front
+    // desk): the identifier alone links nobody.
+    let mut other = Patient::new(
+        PersonName::parse("Lindqvist", "Tomas").expect("valid"),
+        BirthDate(d(1961, 3, 2)),
+        Sex::Male,
+    );
+    other
+        .identifiers
+        .push(PatientIdentifier::new("P1", "PEDS", "MR"));
+    let o = ingest(e, "PEDS", other, vec![]);
+    assert_ne!(pid(&o), pid(&a), "{o:?}");
+    // The same child after a move: linked, and the blocking index holds the
+    // new address's keys.
+    let before = keys(e, pid(&a));
+    let mut moved = child("Amara", "P1", "PEDS");
+    moved.addresses[0] = Address {
+        street1: "9 Elm Road".into(),
+        city: "Springfield".into(),
+        state: "MA".into(),
+        zip: "01103".into(),
+        ..Default::default()
+    };
+    let m = ingest(e, "PEDS", moved.clone(), vec![]);
+    assert!(!m.patient_created, "{m:?}");
+    assert_eq!(pid(&m), pid(&a));
+    let after = keys(e, pid(&a));
+    assert_eq!(
+        after.0, after.1,
+        "the index holds the stored demographics' keys"
+    );
+    assert_ne!(after.0, before.0, "the move changed the keys");
+    // An update that changes nothing the matcher indexes leaves them.
+    moved.registry_status = Some(immunis_model::Dated {
+        value: immunis_model::RegistryStatus::Active,
+        effective: Some(d(2024, 1, 2)),
+    });
+    let u = ingest(e, "PEDS", moved, vec![]);
+    assert_eq!(pid(&u), pid(&a));
+    assert_eq!(keys(e, pid(&a)), after);
 }
