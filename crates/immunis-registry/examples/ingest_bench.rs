@@ -60,6 +60,7 @@ fn main() {
     for (i, m) in messages.into_iter().enumerate() {
         shares[i % n].push(m);
     }
+    let io_before = proc_io();
     let started = Instant::now();
     let codes = rt.block_on(async {
         let tasks: Vec<_> = shares
@@ -97,12 +98,36 @@ fn main() {
         "{people} people, {total} messages, {n} in flight: {secs:.2} s, {:.0} msg/s, AA {codes}; {patients} records, {events} events",
         total as f64 / secs
     );
+    // What the commits wrote (the WAL's frames: every page a commit dirtied,
+    // in full) and in how many system calls, per message.
+    let io = proc_io();
+    let per = |k: &str| {
+        (io.get(k).copied().unwrap_or(0) - io_before.get(k).copied().unwrap_or(0)) as f64
+            / total as f64
+    };
+    println!(
+        "written {:.1} KiB in {:.1} write calls per message",
+        per("wchar") / 1024.0,
+        per("syscw")
+    );
     drop(reg);
     let store = immunis_store::open(&dir, url.as_deref()).expect("store");
     let (split, extra, false_links) = truth.check(store.as_ref());
     println!(
         "truth: {split} people split over {extra} extra records; {false_links} records hold more than one person"
     );
+}
+
+/// This process's I/O counters (/proc/self/io; empty elsewhere).
+fn proc_io() -> HashMap<String, u64> {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// The generator's truth: which person each message is about, and the

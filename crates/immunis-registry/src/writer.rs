@@ -1,6 +1,8 @@
 //! Group commit: one writer thread takes every queued write job, runs as many
-//! as are waiting in one transaction, commits once (one fsync), then answers
-//! them all. A job's answer is sent only after its commit is durable. If the
+//! as are waiting in one transaction and commits once; a second thread makes
+//! the commit durable (one fsync, which covers every commit before it too)
+//! and answers the batch's jobs, while the writer already runs the next
+//! batch. A job's answer is sent only after its commit is durable. If the
 //! batch transaction fails, each job is retried alone so one bad job cannot
 //! take its neighbours down.
 
@@ -8,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
 
-use immunis_store::{Store, StoreError, Tx};
+use immunis_store::{PendingSync, Store, StoreError, Tx};
 use tokio::sync::oneshot;
 
 use crate::RegistryError;
@@ -137,7 +139,56 @@ impl Writer {
     }
 }
 
+/// Committed batches waiting for their fsync; beyond this the writer waits
+/// (the disk is the bottleneck then, and more batches in flight would only
+/// hold more answers back).
+const SYNC_QUEUE: usize = 4;
+
+type Committed = (Vec<Box<dyn WriteJob>>, PendingSync);
+
+/// Makes committed batches durable, then answers their jobs, in commit
+/// order. One fsync covers every commit before it, so a backlog costs one.
+fn sync_loop(rx: Receiver<Committed>) {
+    while let Ok(first) = rx.recv() {
+        let mut ready = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            ready.push(more);
+        }
+        let mut syncs: Vec<PendingSync> = Vec::with_capacity(ready.len());
+        let mut jobs = Vec::new();
+        for (batch, sync) in ready {
+            syncs.push(sync);
+            jobs.extend(batch);
+        }
+        // The last commit's sync makes the earlier ones durable too.
+        let outcome = match syncs.pop() {
+            Some(last) => last.wait(),
+            None => Ok(()),
+        };
+        match outcome {
+            Ok(()) => jobs.into_iter().for_each(|j| j.finish(Ok(()))),
+            Err(e) => {
+                tracing::error!("commit not made durable: {e}");
+                jobs.into_iter()
+                    .for_each(|j| j.finish(Err(RegistryError::Store(e.to_string()))));
+            }
+        }
+    }
+}
+
 fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
+    let (to_sync, committed) = mpsc::sync_channel::<Committed>(SYNC_QUEUE);
+    let syncer = thread::Builder::new()
+        .name("immunis-sync".into())
+        .spawn(move || sync_loop(committed));
+    // Without the thread, each batch is made durable here, as before.
+    let to_sync = match syncer {
+        Ok(_) => Some(to_sync),
+        Err(e) => {
+            tracing::error!("cannot start the sync thread: {e}");
+            None
+        }
+    };
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -146,14 +197,25 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
-        let together = store.write(&mut |tx| {
+        let together = store.write_pipelined(&mut |tx| {
             for job in batch.iter_mut() {
                 job.run(tx)?;
             }
             Ok(())
         });
         match together {
-            Ok(()) => batch.into_iter().for_each(|j| j.finish(Ok(()))),
+            Ok(sync) => {
+                let unsent = match &to_sync {
+                    Some(q) => q.send((batch, sync)).err().map(|e| e.0),
+                    None => Some((batch, sync)),
+                };
+                if let Some((batch, sync)) = unsent {
+                    let outcome = sync.wait().map_err(|e| RegistryError::Store(e.to_string()));
+                    for j in batch {
+                        j.finish(outcome.clone());
+                    }
+                }
+            }
             Err(e) if batch.len() == 1 => {
                 tracing::error!("write failed: {e}");
                 batch
@@ -174,5 +236,91 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A real SQLite store whose pipelined commits become "durable" only
+    /// when the test opens the gate.
+    struct GatedStore {
+        inner: Arc<dyn Store>,
+        gates: Mutex<Vec<mpsc::Receiver<()>>>,
+    }
+
+    impl Store for GatedStore {
+        fn backend(&self) -> &'static str {
+            "gated"
+        }
+        fn write(
+            &self,
+            f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            self.inner.write(f)
+        }
+        fn read(
+            &self,
+            f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            self.inner.read(f)
+        }
+        fn write_pipelined(
+            &self,
+            f: &mut dyn FnMut(&mut Tx<'_>) -> Result<(), StoreError>,
+        ) -> Result<PendingSync, StoreError> {
+            let real = self.inner.write_pipelined(f)?;
+            let gate = self.gates.lock().expect("gates").remove(0);
+            Ok(PendingSync::by(move || {
+                gate.recv().expect("gate");
+                real.wait()
+            }))
+        }
+    }
+
+    #[test]
+    fn answers_wait_for_durability_while_the_next_batch_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (open1, gate1) = mpsc::channel();
+        let (open2, gate2) = mpsc::channel();
+        let store = Arc::new(GatedStore {
+            inner: immunis_store::open(dir.path(), None).expect("store"),
+            gates: Mutex::new(vec![gate1, gate2]),
+        });
+        let writer = Writer::start(store.clone());
+        let first = writer.submit(|tx| tx.count_patients());
+        // The first batch is committed but not durable: no answer yet.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut first = first;
+        assert!(first.try_recv().is_err(), "answered before its fsync");
+        // Meanwhile the writer runs the next batch.
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran2 = ran.clone();
+        let second = writer.submit(move |tx| {
+            ran2.store(true, Ordering::SeqCst);
+            tx.count_patients()
+        });
+        for _ in 0..100 {
+            if ran.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "the next batch waited for the fsync"
+        );
+        assert!(first.try_recv().is_err(), "answered before its fsync");
+        open1.send(()).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(rt.block_on(first).expect("reply").expect("ok"), 0);
+        open2.send(()).expect("open");
+        assert_eq!(rt.block_on(second).expect("reply").expect("ok"), 0);
     }
 }

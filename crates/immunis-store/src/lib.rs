@@ -57,6 +57,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("not supported by this backend: {0}")]
     Unsupported(String),
+    /// The disk refused (an fsync failed): nothing written since the last
+    /// durable commit may be acknowledged.
+    #[error("storage I/O: {0}")]
+    Io(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -135,13 +139,48 @@ pub trait Conn {
     }
 }
 
+/// A committed transaction that may not be on disk yet (from
+/// [`Store::write_pipelined`]). [`PendingSync::wait`] returns once it — and
+/// every commit of the same store before it — is durable; until then nobody
+/// may be told the data is saved.
+#[must_use = "a pipelined commit is durable only once wait() returned Ok"]
+pub struct PendingSync(Option<Box<dyn FnOnce() -> Result<()> + Send>>);
+
+impl PendingSync {
+    /// A commit that was durable when it returned.
+    pub fn durable() -> PendingSync {
+        PendingSync(None)
+    }
+
+    /// A commit made durable by `sync`.
+    pub fn by(sync: impl FnOnce() -> Result<()> + Send + 'static) -> PendingSync {
+        PendingSync(Some(Box::new(sync)))
+    }
+
+    /// Blocks until the commit is durable.
+    pub fn wait(self) -> Result<()> {
+        match self.0 {
+            None => Ok(()),
+            Some(sync) => sync(),
+        }
+    }
+}
+
 /// A registry database. `write` runs one transaction and returns only after the
-/// commit is durable (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit`
+/// commit is durable (SQLite: the WAL fsynced; PostgreSQL `synchronous_commit`
 /// on): callers acknowledge data only after it returns `Ok`.
 pub trait Store: Send + Sync + 'static {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     fn write(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
+    /// [`Store::write`] that may return before the commit reaches the disk:
+    /// the caller waits on the [`PendingSync`] before it acknowledges
+    /// anything, and meanwhile may run the next transaction (the group
+    /// commit overlaps one batch's fsync with the next batch's work). The
+    /// changes are visible to readers at once, as with any commit.
+    fn write_pipelined(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<PendingSync> {
+        self.write(f).map(|()| PendingSync::durable())
+    }
     fn read(&self, f: &mut dyn FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()>;
     /// Whether a read must leave the async runtime's worker (tokio's
     /// `block_in_place`): the PostgreSQL client drives its own runtime and
