@@ -6,6 +6,7 @@
 //! batch transaction fails, each job is retried alone so one bad job cannot
 //! take its neighbours down.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
@@ -148,7 +149,11 @@ type Committed = (Vec<Box<dyn WriteJob>>, PendingSync);
 
 /// Makes committed batches durable, then answers their jobs, in commit
 /// order. One fsync covers every commit before it, so a backlog costs one.
-fn sync_loop(rx: Receiver<Committed>) {
+/// A failed fsync sets `failed`: the disk may have dropped those pages, and
+/// later batches may have been built on them, so the writer takes no more
+/// work (the operator restarts the registry, which recovers from what the
+/// disk holds; nothing acknowledged was in doubt).
+fn sync_loop(rx: Receiver<Committed>, failed: Arc<AtomicBool>) {
     while let Ok(first) = rx.recv() {
         let mut ready = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -168,7 +173,8 @@ fn sync_loop(rx: Receiver<Committed>) {
         match outcome {
             Ok(()) => jobs.into_iter().for_each(|j| j.finish(Ok(()))),
             Err(e) => {
-                tracing::error!("commit not made durable: {e}");
+                failed.store(true, Ordering::SeqCst);
+                tracing::error!("commit not made durable, the writer stops: {e}");
                 jobs.into_iter()
                     .for_each(|j| j.finish(Err(RegistryError::Store(e.to_string()))));
             }
@@ -178,9 +184,11 @@ fn sync_loop(rx: Receiver<Committed>) {
 
 fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
     let (to_sync, committed) = mpsc::sync_channel::<Committed>(SYNC_QUEUE);
+    let failed = Arc::new(AtomicBool::new(false));
+    let sync_failed = failed.clone();
     let syncer = thread::Builder::new()
         .name("immunis-sync".into())
-        .spawn(move || sync_loop(committed));
+        .spawn(move || sync_loop(committed, sync_failed));
     // Without the thread, each batch is made durable here, as before.
     let to_sync = match syncer {
         Ok(_) => Some(to_sync),
@@ -197,6 +205,14 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
+        if failed.load(Ordering::SeqCst) {
+            for j in batch {
+                j.finish(Err(RegistryError::Store(
+                    "storage failed (an fsync was refused); restart the registry".into(),
+                )));
+            }
+            continue;
+        }
         let together = store.write_pipelined(&mut |tx| {
             for job in batch.iter_mut() {
                 job.run(tx)?;
@@ -210,7 +226,10 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
                     None => Some((batch, sync)),
                 };
                 if let Some((batch, sync)) = unsent {
-                    let outcome = sync.wait().map_err(|e| RegistryError::Store(e.to_string()));
+                    let outcome = sync.wait().map_err(|e| {
+                        failed.store(true, Ordering::SeqCst);
+                        RegistryError::Store(e.to_string())
+                    });
                     for j in batch {
                         j.finish(outcome.clone());
                     }
@@ -229,6 +248,9 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
                     match r {
                         Ok(()) => job.finish(Ok(())),
                         Err(e) => {
+                            if matches!(e, StoreError::Io(_)) {
+                                failed.store(true, Ordering::SeqCst);
+                            }
                             tracing::error!("write failed: {e}");
                             job.finish(Err(RegistryError::Store(e.to_string())))
                         }
@@ -242,7 +264,6 @@ fn writer_loop(store: Arc<dyn Store>, rx: Receiver<Box<dyn WriteJob>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -250,7 +271,9 @@ mod tests {
     /// when the test opens the gate.
     struct GatedStore {
         inner: Arc<dyn Store>,
-        gates: Mutex<Vec<mpsc::Receiver<()>>>,
+        /// One per pipelined commit: `true` makes it durable, `false` fails
+        /// its fsync.
+        gates: Mutex<Vec<mpsc::Receiver<bool>>>,
     }
 
     impl Store for GatedStore {
@@ -276,8 +299,11 @@ mod tests {
             let real = self.inner.write_pipelined(f)?;
             let gate = self.gates.lock().expect("gates").remove(0);
             Ok(PendingSync::by(move || {
-                gate.recv().expect("gate");
-                real.wait()
+                if gate.recv().expect("gate") {
+                    real.wait()
+                } else {
+                    Err(StoreError::Io("injected fsync failure".into()))
+                }
             }))
         }
     }
@@ -315,12 +341,34 @@ mod tests {
             "the next batch waited for the fsync"
         );
         assert!(first.try_recv().is_err(), "answered before its fsync");
-        open1.send(()).expect("open");
+        open1.send(true).expect("open");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
         assert_eq!(rt.block_on(first).expect("reply").expect("ok"), 0);
-        open2.send(()).expect("open");
+        open2.send(true).expect("open");
         assert_eq!(rt.block_on(second).expect("reply").expect("ok"), 0);
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_its_batch_and_stops_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (open, gate) = mpsc::channel();
+        let store = Arc::new(GatedStore {
+            inner: immunis_store::open(dir.path(), None).expect("store"),
+            gates: Mutex::new(vec![gate]),
+        });
+        let writer = Writer::start(store);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let first = writer.submit(|tx| tx.count_patients());
+        open.send(false).expect("fail the fsync");
+        let err = rt.block_on(first).expect("reply").expect_err("not durable");
+        assert!(err.to_string().contains("injected fsync failure"), "{err}");
+        // Nothing more is written on top of pages the disk may have lost.
+        let later = rt.block_on(writer.run(|tx| tx.count_patients()));
+        let err = later.expect_err("the writer refuses work");
+        assert!(err.to_string().contains("restart the registry"), "{err}");
     }
 }
