@@ -42,12 +42,34 @@ static REPLY_SEQ: AtomicU64 = AtomicU64::new(1);
 pub(crate) fn reply_options() -> ReplyOptions {
     let now = Local::now();
     let seq = REPLY_SEQ.fetch_add(1, Ordering::Relaxed);
+    let stamp = hl7_seconds(&now);
     ReplyOptions {
-        control_id: format!("IMM{}{:06}", now.format("%Y%m%d%H%M%S"), seq % 1_000_000),
-        timestamp: now.format("%Y%m%d%H%M%S%z").to_string(),
+        control_id: format!("IMM{stamp}{:06}", seq % 1_000_000),
+        timestamp: format!("{stamp}{}", hl7_offset(now.offset().local_minus_utc())),
         sending_application: None,
         sending_facility: None,
     }
+}
+
+/// `YYYYMMDDHHMMSS` (chrono's `%Y%m%d%H%M%S` without parsing a format
+/// string for every reply: that was 1.4 % of the writer's work per VXU).
+fn hl7_seconds<T: chrono::Datelike + chrono::Timelike>(t: &T) -> String {
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A UTC offset as `+HHMM` / `-HHMM` (chrono's `%z`).
+fn hl7_offset(seconds_east: i32) -> String {
+    let sign = if seconds_east < 0 { '-' } else { '+' };
+    let m = seconds_east.unsigned_abs() / 60;
+    format!("{sign}{:02}{:02}", m / 60, m % 60)
 }
 
 pub(crate) fn today() -> NaiveDate {
@@ -347,5 +369,30 @@ pub(crate) async fn reply_with_audit(
     match committed {
         Ok(()) => reply,
         Err(e) => internal_error(Some(header), &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+
+    #[test]
+    fn reply_timestamps_are_chronos_format() {
+        for (offset, secs) in [
+            (-5 * 3600, 0i64),
+            (-4 * 3600, 1_733_590_000),
+            (0, 951_782_399),
+            (5 * 3600 + 1800, 4_102_444_799),
+            (-(9 * 3600 + 30 * 60), 1_000_000_007),
+        ] {
+            let tz = FixedOffset::east_opt(offset).expect("offset");
+            let t = tz.timestamp_opt(secs, 0).single().expect("time");
+            assert_eq!(hl7_seconds(&t), t.format("%Y%m%d%H%M%S").to_string());
+            assert_eq!(
+                hl7_offset(t.offset().local_minus_utc()),
+                t.format("%z").to_string()
+            );
+        }
     }
 }

@@ -105,6 +105,27 @@ pub fn apply_submission(
     sub: &PatientSubmission,
     journal_id: Option<i64>,
 ) -> Result<IngestOutcome, StoreError> {
+    apply_prepared(tx, matcher, sub, &event_docs(sub), journal_id)
+}
+
+/// The stored documents of a submission's doses, in order: pure, so the
+/// ingest encodes them before its job reaches the (single) writer thread.
+pub fn event_docs(sub: &PatientSubmission) -> Vec<String> {
+    sub.doses
+        .iter()
+        .map(|d| immunis_store::event_to_doc(&d.event))
+        .collect()
+}
+
+/// [`apply_submission`] with the doses' documents encoded already
+/// ([`event_docs`]).
+pub fn apply_prepared(
+    tx: &mut Tx<'_>,
+    matcher: &dyn PatientMatcher,
+    sub: &PatientSubmission,
+    docs: &[String],
+    journal_id: Option<i64>,
+) -> Result<IngestOutcome, StoreError> {
     let facility = sub.source.facility_code.as_str();
     let mut out = IngestOutcome::default();
     let (decision, record) = matcher.identify_with_record(tx, &sub.patient, &sub.doses)?;
@@ -161,8 +182,16 @@ pub fn apply_submission(
     // with what was stored before the message (so two identical doses in one
     // message are both recorded, as when it read the history up front).
     let mut added_here: Vec<&VaccinationEvent> = Vec::new();
-    for dose in &sub.doses {
+    for (i, dose) in sub.doses.iter().enumerate() {
         let ev = &dose.event;
+        let encoded;
+        let doc: &str = match docs.get(i) {
+            Some(d) => d,
+            None => {
+                encoded = immunis_store::event_to_doc(ev);
+                &encoded
+            }
+        };
         let by_source = match ev
             .filler_order_number
             .as_deref()
@@ -173,9 +202,7 @@ pub fn apply_submission(
         };
         let outcome = match dose.action {
             DoseAction::Add | DoseAction::Update => match by_source {
-                Some((_, _, old_doc)) if old_doc == immunis_store::event_to_doc(ev) => {
-                    DoseOutcome::Unchanged
-                }
+                Some((_, _, old_doc)) if old_doc == doc => DoseOutcome::Unchanged,
                 Some((old_id, old_pid, _)) => {
                     tx.set_event_status(old_id, EventStatus::Superseded)?;
                     // The new version stays with the record that held the old
@@ -191,6 +218,7 @@ pub fn apply_submission(
                         event: ev,
                         supersedes: Some(old_id),
                         journal_id,
+                        doc: Some(doc),
                     })?;
                     DoseOutcome::Updated
                 }
@@ -219,6 +247,7 @@ pub fn apply_submission(
                             event: ev,
                             supersedes: None,
                             journal_id,
+                            doc: Some(doc),
                         })?;
                         added_here.push(ev);
                         DoseOutcome::Added

@@ -98,6 +98,9 @@ pub struct NewEvent<'e> {
     pub event: &'e VaccinationEvent,
     pub supersedes: Option<VaccinationId>,
     pub journal_id: Option<i64>,
+    /// `event`'s stored document ([`crate::event_to_doc`]) when the caller
+    /// encoded it already (ingest does, before its job reaches the writer).
+    pub doc: Option<&'e str>,
 }
 
 #[derive(Debug, Clone)]
@@ -650,7 +653,7 @@ impl<'a> Tx<'a> {
             e.supersedes.map(|v| v.0).into(),
             e.journal_id.into(),
             Value::Int(now_millis()),
-            Value::Text(event_to_doc(ev)),
+            Value::Text(e.doc.map_or_else(|| event_to_doc(ev), str::to_owned)),
         ]
     }
 

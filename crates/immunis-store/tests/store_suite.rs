@@ -487,6 +487,7 @@ fn events_update_and_delete_keep_history(b: &Backend) {
                 event: &ev,
                 supersedes: None,
                 journal_id: None,
+                doc: None,
             })?;
             let found = tx
                 .find_event_by_source("F1", "ORD-1")?
@@ -502,6 +503,7 @@ fn events_update_and_delete_keep_history(b: &Backend) {
                 event: &updated,
                 supersedes: Some(first),
                 journal_id: None,
+                doc: None,
             })?;
             tx.set_event_status(second, EventStatus::Deleted)?;
             assert!(
