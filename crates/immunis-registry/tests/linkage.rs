@@ -13,7 +13,8 @@ use immunis_model::{
     Sex, SubmissionSource, VaccinationEvent,
 };
 use immunis_registry::{
-    console_admin, IngestOutcome, Linker, Purpose, Registry, Reply, Resolution,
+    console_admin, IngestOutcome, Linker, PatientQuery, Purpose, QueryOutcome, Registry, Reply,
+    Resolution,
 };
 use immunis_store::{JournalEntry, Store};
 
@@ -91,6 +92,7 @@ both_backends!(
     merge_then_unmerge_restores_both_exactly,
     human_different_decision_is_never_overridden,
     an_identifier_links_only_with_agreeing_demographics_and_the_index_follows,
+    a_query_with_a_confirmed_identifier_finds_that_twin_alone,
 );
 
 /// A child with the demographics a pediatric EHR sends.
@@ -481,4 +483,49 @@ fn an_identifier_links_only_with_agreeing_demographics_and_the_index_follows(e: 
     let u = ingest(e, "PEDS", moved, vec![]);
     assert_eq!(pid(&u), pid(&a));
     assert_eq!(keys(e, pid(&a)), after);
+}
+
+fn a_query_with_a_confirmed_identifier_finds_that_twin_alone(e: &Env) {
+    let mut a = child("Amara", "T1", "PEDS");
+    a.multiple_birth = Some(true);
+    a.birth_order = Some(1);
+    let mut b = child("Ngozi", "T2", "PEDS");
+    b.multiple_birth = Some(true);
+    b.birth_order = Some(2);
+    let oa = ingest(e, "PEDS", a, vec![dose("A1", "08", d(2022, 7, 19))]);
+    ingest(e, "PEDS", b, vec![dose("B1", "08", d(2022, 7, 19))]);
+    let query = |identifiers: Vec<PatientIdentifier>, given: &str| PatientQuery {
+        identifiers,
+        family: Some("Okafor".into()),
+        given: Some(given.into()),
+        birth_date: Some(d(2022, 7, 19)),
+        sex: Some(Sex::Female),
+        mother_maiden_family: Some("Nwosu".into()),
+    };
+    let find = |q: &PatientQuery| {
+        e.rt.block_on(
+            e.reg
+                .find_patients(&console_admin(), Purpose::Treatment, q, 10),
+        )
+        .expect("search")
+    };
+    // Twin 1's MRN with her demographics: her record, not the pair.
+    let with_mrn = find(&query(
+        vec![PatientIdentifier::new("T1", "PEDS", "MR")],
+        "Amara",
+    ));
+    match with_mrn {
+        QueryOutcome::Found(r) => assert_eq!(r.id, pid(&oa)),
+        other => panic!("expected twin 1 alone, got {other:?}"),
+    }
+    // Her MRN with her sister's given name is not confirmed by the
+    // demographics: the search does not answer with twin 1 alone.
+    let mismatched = find(&query(
+        vec![PatientIdentifier::new("T1", "PEDS", "MR")],
+        "Ngozi",
+    ));
+    assert!(
+        !matches!(&mismatched, QueryOutcome::Found(r) if r.id == pid(&oa)),
+        "{mismatched:?}"
+    );
 }
