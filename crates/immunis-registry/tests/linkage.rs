@@ -217,13 +217,17 @@ fn typo_resubmission_links_to_the_same_person(e: &Env) {
     assert_eq!(doses, vec!["CLINIC:X1", "PEDS:O1"]);
 }
 
+/// One of a multiple birth: [`child`] with the birth order.
+fn twin(given: &str, mrn: &str, order: u8) -> Patient {
+    let mut p = child(given, mrn, "PEDS");
+    p.multiple_birth = Some(true);
+    p.birth_order = Some(order);
+    p
+}
+
 fn twins_are_never_merged(e: &Env) {
-    let mut a = child("Amara", "T1", "PEDS");
-    a.multiple_birth = Some(true);
-    a.birth_order = Some(1);
-    let mut b = child("Amina", "T2", "PEDS");
-    b.multiple_birth = Some(true);
-    b.birth_order = Some(2);
+    let a = twin("Amara", "T1", 1);
+    let b = twin("Amina", "T2", 2);
     let oa = ingest(e, "PEDS", a.clone(), vec![dose("A1", "08", d(2022, 7, 19))]);
     let ob = ingest(e, "PEDS", b.clone(), vec![dose("B1", "08", d(2022, 7, 19))]);
     assert_ne!(pid(&oa), pid(&ob), "twins stay two people");
@@ -486,12 +490,8 @@ fn an_identifier_links_only_with_agreeing_demographics_and_the_index_follows(e: 
 }
 
 fn a_query_with_a_confirmed_identifier_finds_that_twin_alone(e: &Env) {
-    let mut a = child("Amara", "T1", "PEDS");
-    a.multiple_birth = Some(true);
-    a.birth_order = Some(1);
-    let mut b = child("Ngozi", "T2", "PEDS");
-    b.multiple_birth = Some(true);
-    b.birth_order = Some(2);
+    let a = twin("Amara", "T1", 1);
+    let b = twin("Ngozi", "T2", 2);
     let oa = ingest(e, "PEDS", a, vec![dose("A1", "08", d(2022, 7, 19))]);
     ingest(e, "PEDS", b, vec![dose("B1", "08", d(2022, 7, 19))]);
     let query = |identifiers: Vec<PatientIdentifier>, given: &str| PatientQuery {
