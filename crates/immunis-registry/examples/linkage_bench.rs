@@ -220,20 +220,43 @@ fn variant_probes(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(immunis_registry::DEFAULT_MAX_CANDIDATES);
-    for (label, linker) in [
+    // As sent, a probe whose identifier the stored person holds takes the
+    // deterministic step and never searches the blocks; without its
+    // identifiers (a clinic the person never visited) every probe does.
+    let stripped: Vec<(immunis_model::Patient, PatientId)> = probes
+        .iter()
+        .map(|(p, id)| {
+            let mut p = p.clone();
+            p.identifiers.clear();
+            (p, *id)
+        })
+        .collect();
+    for (set, label, linker) in [
         (
+            &probes,
             "every candidate".to_string(),
             Linker::default().with_max_candidates(usize::MAX),
         ),
         (
+            &probes,
             format!("at most {cap} candidates"),
+            Linker::default().with_max_candidates(cap),
+        ),
+        (
+            &stripped,
+            "without identifiers, every candidate".to_string(),
+            Linker::default().with_max_candidates(usize::MAX),
+        ),
+        (
+            &stripped,
+            format!("without identifiers, at most {cap} candidates"),
             Linker::default().with_max_candidates(cap),
         ),
     ] {
         let matcher = ProbabilisticMatcher::new(linker);
         let (mut right, mut review, mut wrong, mut missed) = (0, 0, 0, 0);
         let mut times = Vec::with_capacity(probes.len());
-        for (p, truth) in &probes {
+        for (p, truth) in set {
             let (ms, decision) = lookup(store, &matcher, p)?;
             times.push(ms);
             match decision {
@@ -247,7 +270,7 @@ fn variant_probes(
         let pct = |q: f64| percentile(&times, q);
         println!(
             "variant probes, {label}: {} probes; linked to the right person {right}, queued with them {review}, linked elsewhere {wrong}, not found {missed}; p50 {:.3} ms, p99 {:.3} ms",
-            probes.len(),
+            set.len(),
             pct(0.5),
             pct(0.99),
         );
