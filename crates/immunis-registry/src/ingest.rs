@@ -3,6 +3,7 @@
 //! its RXA-21 action with (sending facility, ORC-3) as the dose identity, and
 //! record patient-level observations. Re-sending the same data changes nothing.
 
+use immunis_matching::NormalizedRecord;
 use immunis_model::{DoseAction, Patient, PatientId, PatientSubmission, VaccinationEvent};
 use immunis_store::{EventStatus, NewEvent, NewReview, StoreError, Tx};
 
@@ -105,30 +106,48 @@ pub fn apply_submission(
     sub: &PatientSubmission,
     journal_id: Option<i64>,
 ) -> Result<IngestOutcome, StoreError> {
-    apply_prepared(tx, matcher, sub, &event_docs(sub), journal_id)
+    apply_prepared(tx, matcher, sub, &prepare(matcher, sub), journal_id)
 }
 
-/// The stored documents of a submission's doses, in order: pure, so the
-/// ingest encodes them before its job reaches the (single) writer thread.
-pub fn event_docs(sub: &PatientSubmission) -> Vec<String> {
-    sub.doses
-        .iter()
-        .map(|d| immunis_store::event_to_doc(&d.event))
-        .collect()
+/// The work on a submission that needs no transaction: the stored documents
+/// of its doses (in order) and the matcher's normalized form of the person.
+/// Pure, so the ingest does it before its job reaches the (single) writer
+/// thread.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub docs: Vec<String>,
+    pub match_record: Option<NormalizedRecord>,
 }
 
-/// [`apply_submission`] with the doses' documents encoded already
-/// ([`event_docs`]).
+pub fn prepare(matcher: &dyn PatientMatcher, sub: &PatientSubmission) -> Prepared {
+    Prepared {
+        docs: sub
+            .doses
+            .iter()
+            .map(|d| immunis_store::event_to_doc(&d.event))
+            .collect(),
+        match_record: matcher.prepare(&sub.patient, &sub.doses),
+    }
+}
+
+/// [`apply_submission`] with the transaction-free work done already
+/// ([`prepare`], with the same matcher).
 pub fn apply_prepared(
     tx: &mut Tx<'_>,
     matcher: &dyn PatientMatcher,
     sub: &PatientSubmission,
-    docs: &[String],
+    prepared: &Prepared,
     journal_id: Option<i64>,
 ) -> Result<IngestOutcome, StoreError> {
     let facility = sub.source.facility_code.as_str();
     let mut out = IngestOutcome::default();
-    let (decision, record) = matcher.identify_with_record(tx, &sub.patient, &sub.doses)?;
+    let docs = &prepared.docs;
+    let (decision, record) = matcher.identify_with_record(
+        tx,
+        &sub.patient,
+        &sub.doses,
+        prepared.match_record.as_ref(),
+    )?;
     let pid = match decision {
         MatchDecision::Existing(pid) => {
             let stored = match record {

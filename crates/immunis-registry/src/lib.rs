@@ -250,14 +250,14 @@ impl Registry {
             ));
         }
         let matcher = self.matcher.clone();
-        let docs = ingest::event_docs(&submission);
+        let prepared = ingest::prepare(matcher.as_ref(), &submission);
         let mut audit = audit_entry(actor, "ingest", Purpose::Treatment, "allow");
         let consent_actor = actor.clone();
         let audit_on = self.audit_enabled.clone();
         Ok(move |tx: &mut Tx<'_>| {
             let jid = tx.journal_insert(&entry)?;
             let outcome =
-                ingest::apply_prepared(tx, matcher.as_ref(), &submission, &docs, Some(jid))?;
+                ingest::apply_prepared(tx, matcher.as_ref(), &submission, &prepared, Some(jid))?;
             let consent = match outcome.patient_id {
                 Some(pid) => consent::apply_submitted_protection(
                     tx,

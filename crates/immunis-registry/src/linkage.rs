@@ -573,7 +573,14 @@ impl PatientMatcher for ProbabilisticMatcher {
         incoming: &Patient,
         doses: &[DoseReport],
     ) -> Result<MatchDecision, StoreError> {
-        Ok(self.identify_with_record(tx, incoming, doses)?.0)
+        Ok(self.identify_with_record(tx, incoming, doses, None)?.0)
+    }
+
+    fn prepare(&self, incoming: &Patient, doses: &[DoseReport]) -> Option<NormalizedRecord> {
+        Some(normalize(&to_match_record(
+            incoming,
+            doses.iter().map(|d| &d.event),
+        )))
     }
 
     fn identify_with_record(
@@ -581,12 +588,20 @@ impl PatientMatcher for ProbabilisticMatcher {
         tx: &mut Tx<'_>,
         incoming: &Patient,
         doses: &[DoseReport],
+        prepared: Option<&NormalizedRecord>,
     ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
-        let rec = normalize(&to_match_record(incoming, doses.iter().map(|d| &d.event)));
-        if let Some((id, patient)) = self.linker.identified(tx, &incoming.identifiers, &rec)? {
+        let made;
+        let rec = match prepared {
+            Some(r) => r,
+            None => {
+                made = self.prepare(incoming, doses).unwrap_or_default();
+                &made
+            }
+        };
+        if let Some((id, patient)) = self.linker.identified(tx, &incoming.identifiers, rec)? {
             return Ok((MatchDecision::Existing(id), Some(patient)));
         }
-        let clusters = self.linker.candidates(tx, &rec, &|_| false)?;
+        let clusters = self.linker.candidates(tx, rec, &|_| false)?;
         let decision = self.linker.decide(incoming, &clusters);
         // The matched record was read (in this transaction) to score it.
         let record = match &decision {

@@ -4,6 +4,7 @@
 //! earlier exact matcher (an identifier from the same assigning authority, or
 //! exact name + birth date + compatible sex), kept for comparison and tests.
 
+use immunis_matching::NormalizedRecord;
 use immunis_model::{DoseReport, Patient, PatientId, Sex};
 use immunis_store::{name_key, StoreError, Tx};
 
@@ -43,14 +44,23 @@ pub trait PatientMatcher: Send + Sync {
         doses: &[DoseReport],
     ) -> Result<MatchDecision, StoreError>;
 
+    /// The matcher's work on an incoming record that needs no transaction
+    /// (its normalized form), done before the job reaches the single
+    /// writer thread; handed back to [`PatientMatcher::identify_with_record`].
+    fn prepare(&self, _incoming: &Patient, _doses: &[DoseReport]) -> Option<NormalizedRecord> {
+        None
+    }
+
     /// [`PatientMatcher::identify`], plus the matched record's stored
     /// demographics when the matcher already read them (saves reading the
-    /// record again in the same transaction).
+    /// record again in the same transaction). `prepared` is this matcher's
+    /// [`PatientMatcher::prepare`] of the same record, when the caller made it.
     fn identify_with_record(
         &self,
         tx: &mut Tx<'_>,
         incoming: &Patient,
         doses: &[DoseReport],
+        _prepared: Option<&NormalizedRecord>,
     ) -> Result<(MatchDecision, Option<Patient>), StoreError> {
         Ok((self.identify(tx, incoming, doses)?, None))
     }

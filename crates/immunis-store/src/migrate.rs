@@ -21,6 +21,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_grants.sql") },
     Migration { version: 9, sql: include_str!("../migrations/sqlite/0009_audit_spool.sql") },
     Migration { version: 10, sql: include_str!("../migrations/sqlite/0010_bulk_stage.sql") },
+    Migration { version: 11, sql: include_str!("../migrations/sqlite/0011_event_covering.sql") },
 ];
 
 #[rustfmt::skip]
@@ -34,6 +35,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 8, sql: include_str!("../migrations/postgres/0008_grants.sql") },
     Migration { version: 9, sql: include_str!("../migrations/postgres/0009_audit_spool.sql") },
     Migration { version: 10, sql: include_str!("../migrations/postgres/0010_bulk_stage.sql") },
+    Migration { version: 11, sql: include_str!("../migrations/postgres/0011_event_covering.sql") },
 ];
 
 /// Applies, in order, every migration not yet recorded (not only those newer

@@ -213,9 +213,51 @@ fn take(v: &mut Value) -> Value {
 }
 
 pub(crate) fn date_text(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, |d| {
-        Value::Text(d.format("%Y-%m-%d").to_string())
-    })
+    d.map_or(Value::Null, |d| Value::Text(iso_date(d)))
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it, without its format
+/// interpreter (dates are written and read on every ingest).
+pub(crate) fn iso_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let digits = [
+        y / 1000,
+        y / 100 % 10,
+        y / 10 % 10,
+        y % 10,
+        -1,
+        (m / 10) as i32,
+        (m % 10) as i32,
+        -1,
+        (day / 10) as i32,
+        (day % 10) as i32,
+    ];
+    digits
+        .iter()
+        .map(|&v| match u8::try_from(v) {
+            Ok(v) => char::from(b'0' + v),
+            Err(_) => '-',
+        })
+        .collect()
+}
+
+/// Reads what [`iso_date`] (or chrono's `%Y-%m-%d`) wrote.
+pub(crate) fn parse_iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let y = i32::try_from(num(0..4)?).ok()?;
+        return NaiveDate::from_ymd_opt(y, num(5..7)?, num(8..10)?);
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
 impl<'a> Tx<'a> {
@@ -730,7 +772,7 @@ impl<'a> Tx<'a> {
         let mut out: Vec<(NaiveDate, String)> = rows
             .into_iter()
             .filter_map(|mut r| {
-                let date = NaiveDate::parse_from_str(&text(&mut r, 0), "%Y-%m-%d").ok()?;
+                let date = parse_iso_date(&text(&mut r, 0))?;
                 Some((date, text(&mut r, 1)))
             })
             .collect();
@@ -814,8 +856,7 @@ impl<'a> Tx<'a> {
             .into_iter()
             .filter_map(|mut r| {
                 let kind = ObservationKind::parse(&text(&mut r, 2))?;
-                let date = opt_text(&mut r, 5)
-                    .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+                let date = opt_text(&mut r, 5).and_then(|d| parse_iso_date(&d));
                 Some(StoredObservation {
                     id: int(&r, 0),
                     patient_id: PatientId(int(&r, 1)),
@@ -983,4 +1024,43 @@ pub fn verify_chain(
 /// The chain's starting hash.
 pub fn genesis() -> String {
     GENESIS.to_string()
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::{iso_date, parse_iso_date};
+    use chrono::NaiveDate;
+
+    #[test]
+    fn iso_dates_round_trip_as_chrono_writes_them() {
+        let mut d = NaiveDate::from_ymd_opt(1899, 12, 25).expect("date");
+        let end = NaiveDate::from_ymd_opt(2031, 3, 1).expect("date");
+        while d < end {
+            let chrono = d.format("%Y-%m-%d").to_string();
+            assert_eq!(iso_date(d), chrono);
+            assert_eq!(parse_iso_date(&chrono), Some(d));
+            d = d + chrono::Days::new(37);
+        }
+        for far in [
+            NaiveDate::from_ymd_opt(12, 1, 9),
+            NaiveDate::from_ymd_opt(10000, 1, 9),
+            NaiveDate::from_ymd_opt(-3, 1, 9),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert_eq!(iso_date(far), far.format("%Y-%m-%d").to_string());
+            assert_eq!(parse_iso_date(&iso_date(far)), Some(far));
+        }
+        for bad in [
+            "",
+            "2024-02-30",
+            "2024-13-01",
+            "2024-1-011",
+            "20x4-01-01",
+            "2024/01/01",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+    }
 }

@@ -126,14 +126,8 @@ fn get_opt_int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
 }
 
-fn date_value(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, |d| {
-        Value::Text(d.format("%Y-%m-%d").to_string())
-    })
-}
-
 fn parse_date(s: Option<String>) -> Option<NaiveDate> {
-    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+    s.and_then(|s| crate::tx::parse_iso_date(&s))
 }
 
 const AUDIT_COLUMNS: &str = "seq, at, actor, organization, role, purpose, client_addr, action, patient_ids, outcome, detail, prev_hash, hash";
@@ -200,8 +194,8 @@ impl<'a> Tx<'a> {
             &[
                 Value::Int(e.patient_id.0),
                 e.kind.as_str().into(),
-                date_value(e.effective_date),
-                date_value(e.form_received),
+                crate::tx::date_text(e.effective_date),
+                crate::tx::date_text(e.form_received),
                 e.recorded_by.into(),
                 e.organization.into(),
                 e.source.into(),

@@ -182,31 +182,72 @@ impl<'a> Tx<'a> {
     /// stage; returns how many keys moved. Keys already indexed are kept
     /// once.
     pub fn index_staged_blocking_keys(&mut self) -> Result<u64> {
+        self.index_staged_blocking_keys_part(0, 1)
+    }
+
+    /// [`Tx::index_staged_blocking_keys`] for the `part`-th of `parts`
+    /// equal slices of the key space, so a load of millions of people can
+    /// index in several transactions: each one's journal holds only its
+    /// slice, and the stage rows it deletes free pages the next slice
+    /// reuses. Run parts 0 to `parts - 1` in order: part 0 finds out
+    /// whether this is an initial load, the last part finishes the index.
+    pub fn index_staged_blocking_keys_part(&mut self, part: u32, parts: u32) -> Result<u64> {
+        let parts = parts.max(1);
+        let part = part.min(parts - 1);
         // Into an empty index (an initial load), the per-person index is
         // built afterwards from the finished table: filled in key order, it
         // would take every row at a random place.
-        let initial = self
-            .conn
-            .query("SELECT 1 FROM patient_blocking_key LIMIT 1", &[])?
-            .is_empty();
-        if initial {
+        if part == 0
+            && self
+                .conn
+                .query("SELECT 1 FROM patient_blocking_key LIMIT 1", &[])?
+                .is_empty()
+        {
             self.conn
                 .execute("DROP INDEX IF EXISTS patient_blocking_key_patient", &[])?;
         }
-        // `WHERE true`: SQLite needs it to parse an upsert on INSERT … SELECT.
+        // The slice [lo, hi) of the i64 key space; the last one is closed.
+        let bound = |p: u32| {
+            let span = (i128::from(i64::MAX) - i128::from(i64::MIN) + 1) * i128::from(p)
+                / i128::from(parts);
+            i64::try_from(i128::from(i64::MIN) + span).unwrap_or(i64::MAX)
+        };
+        let (lo, hi) = (bound(part), bound(part + 1));
+        let last = part + 1 == parts;
+        let slice = if last {
+            "key >= $1"
+        } else {
+            "key >= $1 AND key < $2"
+        };
+        let params: Vec<Value> = if last {
+            vec![Value::Int(lo)]
+        } else {
+            vec![Value::Int(lo), Value::Int(hi)]
+        };
+        // `WHERE`: SQLite needs one to parse an upsert on INSERT … SELECT.
         let moved = self.conn.execute(
-            "INSERT INTO patient_blocking_key (key, patient_id) \
-             SELECT key, patient_id FROM blocking_key_stage WHERE true \
-             ORDER BY key, patient_id ON CONFLICT DO NOTHING",
-            &[],
+            &format!(
+                "INSERT INTO patient_blocking_key (key, patient_id) \
+                 SELECT key, patient_id FROM blocking_key_stage WHERE {slice} \
+                 ORDER BY key, patient_id ON CONFLICT DO NOTHING"
+            ),
+            &params,
         )?;
-        if initial {
+        if last {
             self.conn.execute(
-                "CREATE INDEX patient_blocking_key_patient ON patient_blocking_key(patient_id)",
+                "CREATE INDEX IF NOT EXISTS patient_blocking_key_patient \
+                 ON patient_blocking_key(patient_id)",
                 &[],
             )?;
         }
-        self.conn.execute("DELETE FROM blocking_key_stage", &[])?;
+        if parts == 1 {
+            self.conn.execute("DELETE FROM blocking_key_stage", &[])?;
+        } else {
+            self.conn.execute(
+                &format!("DELETE FROM blocking_key_stage WHERE {slice}"),
+                &params,
+            )?;
+        }
         Ok(moved)
     }
 

@@ -68,12 +68,6 @@ pub struct NewDoseChange<'a> {
     pub journal_id: Option<i64>,
 }
 
-fn date_value(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, |d| {
-        Value::Text(d.format("%Y-%m-%d").to_string())
-    })
-}
-
 fn lot_from_row(mut r: Vec<Value>) -> FacilityLot {
     FacilityLot {
         id: int(&r, 0),
@@ -81,8 +75,7 @@ fn lot_from_row(mut r: Vec<Value>) -> FacilityLot {
         cvx: text(&mut r, 2),
         lot_number: text(&mut r, 3),
         mvx: opt_text(&mut r, 4),
-        expiration_date: opt_text(&mut r, 5)
-            .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+        expiration_date: opt_text(&mut r, 5).and_then(|s| crate::tx::parse_iso_date(&s)),
         route: opt_text(&mut r, 6),
         site: opt_text(&mut r, 7),
         amount_ml: opt_text(&mut r, 8),
@@ -103,7 +96,7 @@ impl Tx<'_> {
                 l.cvx.into(),
                 l.lot_number.into(),
                 l.mvx.into(),
-                date_value(l.expiration_date),
+                crate::tx::date_text(l.expiration_date),
                 l.route.into(),
                 l.site.into(),
                 l.amount_ml.into(),

@@ -63,13 +63,7 @@ fn text(row: &mut [Value], i: usize) -> Option<String> {
 }
 
 fn date(s: Option<String>) -> Option<NaiveDate> {
-    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
-}
-
-fn date_value(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, |d| {
-        Value::Text(d.format("%Y-%m-%d").to_string())
-    })
+    s.and_then(|s| crate::tx::parse_iso_date(&s))
 }
 
 const EXEMPTION_COLUMNS: &str = "id, organization_id, patient_id, kind, vaccine_groups, signed_date, school_year, expires, filed_by, filed_at, withdrawn_at";
@@ -147,9 +141,9 @@ impl Tx<'_> {
                 Value::Int(e.patient_id.0),
                 e.kind.into(),
                 Value::Text(e.vaccine_groups.join(",")),
-                date_value(Some(e.signed)),
+                crate::tx::date_text(Some(e.signed)),
                 e.school_year.into(),
-                date_value(e.expires),
+                crate::tx::date_text(e.expires),
                 e.filed_by.into(),
                 Value::Int(now_millis()),
             ],

@@ -159,6 +159,38 @@ fn staged_blocking_keys_are_indexed_in_one_move(b: &Backend) {
         })
         .expect("index again");
     assert_eq!(moved, 0, "the stage was emptied");
+
+    // In slices of the key space, one transaction each: the ends of the
+    // key space land in the first and last slice, and nothing is lost.
+    let extremes = [i64::MIN, -5, 0, i64::MAX];
+    b.store
+        .write(&mut |tx| {
+            tx.stage_blocking_keys(ids[2], &extremes)?;
+            tx.stage_blocking_keys(ids[1], &[9])?;
+            Ok(())
+        })
+        .expect("stage again");
+    let mut total = 0;
+    for part in 0..3 {
+        b.store
+            .write(&mut |tx| {
+                total += tx.index_staged_blocking_keys_part(part, 3)?;
+                Ok(())
+            })
+            .expect("index a slice");
+    }
+    assert_eq!(total, 4, "the four new keys; (9, p1) was indexed already");
+    b.store
+        .read(&mut |tx| {
+            let found = tx.blocking_candidates(&extremes, 100)?.0;
+            assert_eq!(found, vec![ids[2]]);
+            assert_eq!(
+                tx.blocking_keys_of(ids[2])?,
+                vec![i64::MIN, -5, 0, 9, i64::MAX]
+            );
+            Ok(())
+        })
+        .expect("probe the slices");
 }
 
 /// Backups: SQLite writes a consistent copy that opens as a store with the
