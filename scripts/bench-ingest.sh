@@ -30,8 +30,16 @@ IMMUNIS_LOG=warn "$BIN" serve "${STORE[@]}" --http 127.0.0.1:0 --mllp 127.0.0.1:
 SERVER=$!
 for _ in $(seq 1 100); do grep -q "MLLP on" "$WORK/serve.log" && break; sleep 0.1; done
 MLLP=$(sed -n 's/.*MLLP on \([0-9.:]*\).*/\1/p' "$WORK/serve.log")
-echo "backend=$BACKEND people=$PEOPLE connections=$CONN messages=$(grep -c '^MSH' "$WORK/pop.hl7")"
-"$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" "$WORK/pop.hl7"
+MESSAGES=$(grep -c '^MSH' "$WORK/pop.hl7")
+echo "backend=$BACKEND people=$PEOPLE connections=$CONN messages=$MESSAGES"
+# CPU seconds (user + system) the server has used: /proc/PID/stat fields 14, 15.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$SERVER/stat"; }
+CPU0=$(server_cpu)
+TIMEFORMAT='client (bench-mllp) CPU %U s user + %S s system, %R s wall'
+time "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" "$WORK/pop.hl7"
+CPU1=$(server_cpu)
+awk -v a="$CPU0" -v b="$CPU1" -v n="$MESSAGES" 'BEGIN {
+    printf "server CPU %.2f s = %.0f us per message\n", b - a, (b - a) * 1e6 / n }'
 if [ -n "${QUERIES:-}" ]; then
     echo "Z34 queries for $QUERIES of the loaded people:"
     "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" --as-z34 --limit "$QUERIES" "$WORK/pop.hl7"

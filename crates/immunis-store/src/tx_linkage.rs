@@ -186,7 +186,7 @@ impl<'a> Tx<'a> {
     }
 
     /// [`Tx::index_staged_blocking_keys`] for the `part`-th of `parts`
-    /// equal slices of the key space, so a load of millions of people can
+    /// equal slices of the keys' hash bits, so a load of millions of people can
     /// index in several transactions: each one's journal holds only its
     /// slice, and the stage rows it deletes free pages the next slice
     /// reuses. Run parts 0 to `parts - 1` in order: part 0 finds out
@@ -206,18 +206,20 @@ impl<'a> Tx<'a> {
             self.conn
                 .execute("DROP INDEX IF EXISTS patient_blocking_key_patient", &[])?;
         }
-        // The slice [lo, hi) of the i64 key space; the last one is closed.
+        // The slice [lo, hi) of the keys' low 56 bits: a packed blocking key
+        // is its kind in the top 8 bits over 56 bits of hash, so slices of
+        // the whole i64 range would put nearly every key in one slice; the
+        // hash bits spread them evenly. The last slice is closed.
+        const LOW: i64 = 0x00FF_FFFF_FFFF_FFFF;
         let bound = |p: u32| {
-            let span = (i128::from(i64::MAX) - i128::from(i64::MIN) + 1) * i128::from(p)
-                / i128::from(parts);
-            i64::try_from(i128::from(i64::MIN) + span).unwrap_or(i64::MAX)
+            i64::try_from((i128::from(LOW) + 1) * i128::from(p) / i128::from(parts)).unwrap_or(LOW)
         };
         let (lo, hi) = (bound(part), bound(part + 1));
         let last = part + 1 == parts;
         let slice = if last {
-            "key >= $1"
+            format!("(key & {LOW}) >= $1")
         } else {
-            "key >= $1 AND key < $2"
+            format!("(key & {LOW}) >= $1 AND (key & {LOW}) < $2")
         };
         let params: Vec<Value> = if last {
             vec![Value::Int(lo)]
