@@ -40,6 +40,11 @@ time "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" "$WORK/pop.hl7"
 CPU1=$(server_cpu)
 awk -v a="$CPU0" -v b="$CPU1" -v n="$MESSAGES" 'BEGIN {
     printf "server CPU %.2f s = %.0f us per message\n", b - a, (b - a) * 1e6 / n }'
+# Per thread since start (the writer is the single-threaded part): name, µs per message.
+for t in /proc/$SERVER/task/*; do
+    awk -v hz="$(getconf CLK_TCK)" -v n="$MESSAGES" -v name="$(cat "$t/comm")" \
+        '{ cpu = ($14 + $15) / hz; if (cpu > 0.05) printf "  thread %-16s %6.2f s = %4.0f us per message\n", name, cpu, cpu * 1e6 / n }' "$t/stat"
+done
 if [ -n "${QUERIES:-}" ]; then
     echo "Z34 queries for $QUERIES of the loaded people:"
     "$BIN" bench-mllp --mllp "$MLLP" --connections "$CONN" --as-z34 --limit "$QUERIES" "$WORK/pop.hl7"
