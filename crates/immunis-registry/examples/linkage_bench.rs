@@ -12,12 +12,14 @@
 //! `DEFAULT_MAX_CANDIDATES`; a large N scores every candidate);
 //! `LINKAGE_VARIANT_PROBES=1` also looks up people as their later (varied)
 //! submissions carried them, with and without the cap (see
-//! `variant_probes`).
+//! `variant_probes`). `LINKAGE_DUPLICATES=K` stores every K-th person twice
+//! (the second record their later varied submission, without identifiers)
+//! and checks `dedup` against that truth.
 //! The loader stages each person's blocking keys and indexes them all in key
 //! order at the end (`Tx::stage_blocking_keys`), a slice of the key space per
 //! transaction: inserted person by person, each key dirtied a random page of
-//! a large index. The loaded population
-//! has exactly one record per person, so every merge dedup makes is a false
+//! a large index. Without `LINKAGE_DUPLICATES` the loaded population has
+//! exactly one record per person, so every merge dedup makes is a false
 //! merge.
 
 use std::time::Instant;
@@ -71,10 +73,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         })?;
     }
+    // `LINKAGE_DUPLICATES=K`: every K-th person also gets a second record,
+    // their later varied submission without identifiers (as from a clinic
+    // that never saw them), stored after everyone else; `dedup` should
+    // merge each pair and nothing else.
+    let dup_every: Option<usize> = std::env::var("LINKAGE_DUPLICATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|k| *k > 0);
+    let mut duplicates: Vec<(immunis_model::Patient, immunis_model::PatientId)> = Vec::new();
     for person in Generator::new(config)?.take(if reuse { 0 } else { n as usize }) {
         if loaded.checked_rem(every) == Some(0) && probes.len() < queries {
             // The probe is a later submission: the first message's demographics.
             probes.push(person.patient.clone());
+        }
+        if dup_every.is_some_and(|k| loaded % k == k / 2) {
+            if let Some(mut v) = later_variant(&person, today) {
+                v.identifiers.clear();
+                duplicates.push((v, immunis_model::PatientId(loaded as i64 + 1)));
+            }
         }
         batch.push(person.patient);
         loaded += 1;
@@ -88,6 +105,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if !batch.is_empty() {
         flush(&mut batch)?;
+    }
+    for chunk in duplicates.chunks(20_000) {
+        batch.extend(chunk.iter().map(|(p, _)| p.clone()));
+        flush(&mut batch)?;
+    }
+    if !duplicates.is_empty() {
+        eprintln!(
+            "{} duplicate records stored after the people",
+            duplicates.len()
+        );
     }
     let staged_secs = started.elapsed().as_secs_f64();
     // The staged keys go into the blocking index in key order, in one move.
@@ -189,7 +216,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "dedup N={n}: {secs:.1} s ({:.0} records/s), {s:?}",
         s.records as f64 / secs
     );
+    if !duplicates.is_empty() {
+        // The i-th duplicate is record n + 1 + i; found when dedup put it
+        // in its person's merge cluster.
+        let mut found = 0u64;
+        store.read(&mut |tx| {
+            found = 0;
+            for (i, (_, person)) in duplicates.iter().enumerate() {
+                let dup = immunis_model::PatientId(n as i64 + 1 + i as i64);
+                if tx.root_of(dup)? == tx.root_of(*person)? {
+                    found += 1;
+                }
+            }
+            Ok(())
+        })?;
+        let wrong = s.merged.saturating_sub(found);
+        println!(
+            "against the truth: {} injected duplicates, {found} merged with their person (recall {:.4}), {wrong} merges of different people (precision {:.4})",
+            duplicates.len(),
+            found as f64 / duplicates.len() as f64,
+            if s.merged == 0 { 1.0 } else { found as f64 / s.merged as f64 }
+        );
+    }
     Ok(())
+}
+
+/// The person as a later submission carried them: the first of their
+/// synthetic messages whose PID differs from the stored truth (nickname,
+/// typo, dropped middle name, new address, newborn name…).
+fn later_variant(
+    person: &immunis_synth::SynthPerson,
+    today: NaiveDate,
+) -> Option<immunis_model::Patient> {
+    let codes = immunis_model::CodeTables::embedded();
+    person.messages.iter().find_map(|m| {
+        let msg = immunis_hl7::Message::parse(&m.hl7).ok()?;
+        let (sub, _) = immunis_hl7::vxu::interpret_vxu(&msg, today, codes);
+        let p = sub?.submission.patient;
+        (p != person.patient).then_some(p)
+    })
 }
 
 /// `LINKAGE_VARIANT_PROBES=1`: the people as a later submission carried them
@@ -211,19 +276,12 @@ fn variant_probes(
     let mut config = SynthConfig::new(n, 7, today);
     config.facilities = 40;
     let every = (n as usize / queries.max(1)).max(1);
-    let codes = immunis_model::CodeTables::embedded();
     let mut probes: Vec<(immunis_model::Patient, PatientId)> = Vec::new();
     for (i, person) in Generator::new(config)?.enumerate() {
         if i % every != 0 {
             continue;
         }
-        let variant = person.messages.iter().find_map(|m| {
-            let msg = immunis_hl7::Message::parse(&m.hl7).ok()?;
-            let (sub, _) = immunis_hl7::vxu::interpret_vxu(&msg, today, codes);
-            let p = sub?.submission.patient;
-            (p != person.patient).then_some(p)
-        });
-        if let Some(p) = variant {
+        if let Some(p) = later_variant(&person, today) {
             probes.push((p, PatientId(i as i64 + 1)));
         }
         if probes.len() >= queries {
