@@ -16,7 +16,7 @@
 //! (the second record their later varied submission, without identifiers)
 //! and checks `dedup` against that truth.
 //! The loader stages each person's blocking keys and indexes them all in key
-//! order at the end (`Tx::stage_blocking_keys`), a slice of the key space per
+//! order at the end (`Tx::stage_blocking_keys`), a slice of the keys' hash bits per
 //! transaction: inserted person by person, each key dirtied a random page of
 //! a large index. Without `LINKAGE_DUPLICATES` the loaded population has
 //! exactly one record per person, so every merge dedup makes is a false
@@ -46,7 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.facilities = 40;
 
     // Bulk load: true demographics + staged blocking keys, 20,000 people per
-    // transaction, then the keys indexed in one move.
+    // transaction, then the keys indexed in key order, a slice per
+    // transaction.
     let started = Instant::now();
     let mut probes = Vec::new();
     let mut batch = Vec::with_capacity(20_000);
@@ -117,10 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let staged_secs = started.elapsed().as_secs_f64();
-    // The staged keys go into the blocking index in key order, in one move.
     let mut keys = 0;
     if !reuse {
-        // A slice of the key space per transaction (about 500,000 people's
+        // A slice of the keys' hash bits per transaction (about 500,000 people's
         // keys each): one transaction would hold the whole index in the WAL
         // beside the database while it checkpoints.
         let parts = (n / 500_000).max(1) as u32;

@@ -106,13 +106,13 @@ both_backends!(
     security_tables_roundtrip,
     snapshot_is_a_consistent_copy_or_refused,
     school_tables_roundtrip,
-    staged_blocking_keys_are_indexed_in_one_move,
+    staged_blocking_keys_are_indexed_in_key_order,
 );
 
 /// Bulk loading: staged keys are invisible to the matcher's probe until
 /// they are indexed; then they are found, duplicates (in the stage and
 /// against the index) are kept once, and the stage is empty.
-fn staged_blocking_keys_are_indexed_in_one_move(b: &Backend) {
+fn staged_blocking_keys_are_indexed_in_key_order(b: &Backend) {
     let mut ids = Vec::new();
     b.store
         .write(&mut |tx| {
