@@ -86,6 +86,19 @@ def read_message(name):
     return "\r".join(line for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip())
 
 
+def mllp_exchange(client, message):
+    """Sends one message on python-hl7's MLLPClient and reads the whole reply:
+    its `send_message` returns a single 4 KiB `recv`, shorter than a Z42 for
+    a long history, so the rest is read here until MLLP's end block."""
+    reply = client.send(b"\x0b" + message.encode(client.encoding) + b"\x1c\r")
+    while not reply.endswith(b"\x1c\r"):
+        chunk = client.socket.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    return reply.strip(b"\x0b\x1c\r").decode("utf-8", errors="replace")
+
+
 def segments(reply):
     return [s for s in reply.replace("\n", "\r").split("\r") if s]
 

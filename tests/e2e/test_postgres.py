@@ -7,7 +7,7 @@ import uuid
 import pytest
 from hl7.client import MLLPClient
 
-from conftest import BIN, PASSWORD, msa, read_message, run_cli, segments
+from conftest import BIN, PASSWORD, mllp_exchange, msa, read_message, run_cli, segments
 
 PG = os.environ.get("IMMUNIS_TEST_PG")
 
@@ -45,7 +45,7 @@ def test_vxu_and_query_on_postgres(pg_url):
                 "QPD|Z44^Request Evaluated History and Forecast^CDCPHINVS|PGTAG|432155^^^dcs^MR|Patient^Johnny^New^^^^L||20110411|M",
                 "RCP|I|5^RD&records&HL70126",
             ])
-            reply = c.send_message(q).decode()
+            reply = mllp_exchange(c, q)
             assert msa(reply) == "AA", reply[:400]
             assert any(s.startswith("QAK|PGTAG|OK") for s in segments(reply))
             assert sum(1 for s in segments(reply) if s.startswith("RXA|")) >= 4  # 3 doses + forecast RXA 998

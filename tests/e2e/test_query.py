@@ -4,12 +4,12 @@ tag is echoed; hl7apy parses every RSP."""
 from hl7.client import MLLPClient
 from hl7apy.parser import parse_message
 
-from conftest import msa, read_message, segments
+from conftest import mllp_exchange, msa, read_message, segments
 
 
 def send(server, message):
     with MLLPClient(server.mllp_host, server.mllp_port) as c:
-        return c.send_message(message).decode("utf-8", errors="replace")
+        return mllp_exchange(c, message)
 
 
 def qak(reply):

@@ -3,6 +3,7 @@
 --mllp-tls-key/--mllp-client-ca` serves MLLP over TLS where a client
 certificate is required and, registered with `immunis facility certificate`,
 names the facility — MSH-4 must match it; no certificate, no session."""
+import json
 import shutil
 import socket
 import ssl
@@ -70,7 +71,9 @@ def test_https_and_mllp_with_client_certificates(fresh_data_dir, tmp_path):
         ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
         port = server.http.rsplit(":", 1)[1]
         with urllib.request.urlopen(f"https://localhost:{port}/health", context=ctx, timeout=10) as r:
-            assert r.status == 200 and r.read() == b"ok"
+            health = json.loads(r.read())
+            assert r.status == 200 and health["status"] == "ok"
+            assert health["cdsi_supporting_data"] == "4.64"
 
         client = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
         client.load_cert_chain(str(tmp_path / "client.pem"), str(tmp_path / "client.key"))

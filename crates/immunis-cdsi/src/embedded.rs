@@ -6,6 +6,9 @@
 pub const SCHEDULE_XML: &str =
     include_str!("../data/supporting-data-4.64/ScheduleSupportingData.xml");
 
+/// The release notes (their first lines name the release).
+pub const RELEASE_NOTES: &str = include_str!("../data/supporting-data-4.64/Release-Notes.txt");
+
 /// Antigen supporting data XML documents (4.64).
 pub const ANTIGEN_XMLS: &[&str] = &[
     include_str!("../data/supporting-data-4.64/AntigenSupportingData- COVID-19-508.xml"),

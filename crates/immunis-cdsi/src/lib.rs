@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod currency;
 pub mod date;
 pub mod embedded;
 mod engine;
@@ -39,6 +40,7 @@ pub mod supporting_data;
 use chrono::NaiveDate;
 
 pub use api::*;
+pub use currency::{ExpiredSeason, Season};
 pub use engine::Scratch;
 pub use error::{DataError, InputError};
 pub use model::{AntigenId, Mvx, VaccineGroupId};
@@ -53,7 +55,11 @@ pub struct Engine {
 impl SupportingData {
     /// The embedded CDC supporting data release 4.64.
     pub fn embedded() -> Result<SupportingData, DataError> {
-        SupportingData::from_xml_strings(embedded::SCHEDULE_XML, embedded::ANTIGEN_XMLS)
+        let mut data =
+            SupportingData::from_xml_strings(embedded::SCHEDULE_XML, embedded::ANTIGEN_XMLS)?;
+        data.release =
+            currency::release_of_notes(embedded::RELEASE_NOTES).unwrap_or_else(|| "4.64".into());
+        Ok(data)
     }
 }
 

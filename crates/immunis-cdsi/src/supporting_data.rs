@@ -31,6 +31,9 @@ pub struct SupportingData {
     pub live_previous: Vec<bool>,
     /// Coded observations.
     pub observations: Vec<ObservationDef>,
+    /// Which CDC release this is (e.g. `4.64`), from its release notes;
+    /// `unknown` when loaded without them.
+    pub release: String,
 }
 
 fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
@@ -250,6 +253,7 @@ impl SupportingData {
             live_by_current,
             live_previous,
             observations,
+            release: "unknown".into(),
         })
     }
 

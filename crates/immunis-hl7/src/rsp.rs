@@ -150,6 +150,10 @@ pub struct Forecast {
     pub schedule: Code,
     /// One per vaccine series.
     pub recommendations: Vec<Recommendation>,
+    /// Notes on the schedule used (the decision-support data's release,
+    /// what of it is out of date), written as NTE segments under the first
+    /// recommendation's 59779-9 OBX.
+    pub notes: Vec<String>,
 }
 
 impl Forecast {
@@ -159,6 +163,7 @@ impl Forecast {
             evaluation_date: date,
             schedule: acip_schedule(),
             recommendations,
+            notes: Vec::new(),
         }
     }
 }
@@ -1135,6 +1140,15 @@ pub fn build_rsp_evaluated(
             on,
             None,
         );
+        if i == 0 {
+            for (n, note) in forecast.notes.iter().enumerate() {
+                m.push(
+                    SegmentBuilder::new("NTE")
+                        .with(1, (n + 1).to_string())
+                        .with(3, note.as_str()),
+                );
+            }
+        }
         if let Some(s) = &r.series_name {
             obx.push(
                 &mut m,

@@ -409,6 +409,14 @@ impl CodeTables {
             .and_then(|m| m.get(&code.trim().to_ascii_uppercase()))
     }
 
+    /// Every code of a value set with its entry (in no particular order).
+    pub fn value_set(&self, set: ValueSet) -> impl Iterator<Item = (&str, &ValueSetEntry)> {
+        self.sets
+            .get(set.aira_name())
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(c, e)| (c.as_str(), e)))
+    }
+
     /// True when the code is in the set and not marked invalid by AIRA.
     pub fn is_valid_code(&self, set: ValueSet, code: &str) -> bool {
         self.value_set_entry(set, code)

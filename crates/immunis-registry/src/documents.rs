@@ -382,14 +382,20 @@ impl Registry {
                 lot_number: e.lot_number.clone(),
             });
         }
+        let currency = self.data_currency(today);
         let due = ev
             .assessment
             .vaccine_groups
             .iter()
             .filter_map(|g| {
                 let f = g.forecast.as_ref()?;
+                let group = engine.vaccine_group_name(g.group);
+                // Expired seasonal data: no forecast (the note says why).
+                if currency.expired_group(group).is_some() {
+                    return None;
+                }
                 Some(DueInfo {
-                    group: engine.vaccine_group_name(g.group).to_string(),
+                    group: group.to_string(),
                     status: g.status.as_str().to_string(),
                     dose_number: Some(f.dose_number),
                     earliest: Some(f.earliest),
@@ -408,6 +414,7 @@ impl Registry {
                     .to_string(),
             );
         }
+        notes.extend(currency.forecast_warnings());
         RecordDocument {
             registry_name: settings
                 .registry_name

@@ -14,6 +14,7 @@ use immunis_hl7::{
 };
 use immunis_model::{Code, PatientObservation};
 
+use crate::clinical::DataCurrency;
 use crate::forecast::{evaluate, EvaluatedRecord};
 use crate::hl7::{reply_options, reply_without_changes, Inbound};
 use crate::query::{PatientQuery, PatientRecord, QueryOutcome};
@@ -73,6 +74,7 @@ fn evaluations_and_forecast(
     engine: &Engine,
     record: &PatientRecord,
     ev: &EvaluatedRecord,
+    currency: &DataCurrency,
 ) -> (Vec<Vec<DoseEvaluation>>, Forecast) {
     let mut per_dose: Vec<Vec<DoseEvaluation>> = vec![Vec::new(); record.doses.len()];
     let mut recs = Vec::new();
@@ -123,6 +125,11 @@ fn evaluations_and_forecast(
                     reason: reason.map(|r| Code::with_text(r.clone(), r)),
                 });
             }
+        }
+        // A group whose seasonal data is over gets no recommendation (the
+        // data's "not recommended" would be an answer for a past season).
+        if currency.expired_group(name).is_some() {
+            continue;
         }
         recs.push(Recommendation {
             vaccine_group: code,
@@ -187,7 +194,36 @@ fn build_found(
         }
         QueryProfile::Z44 => {
             let ev = evaluate(reg.engine(), rec, crate::hl7::today());
-            let (mut per_dose, forecast) = evaluations_and_forecast(reg.engine(), rec, &ev);
+            let currency = reg.data_currency(ev.assessed_on);
+            let (mut per_dose, mut forecast) =
+                evaluations_and_forecast(reg.engine(), rec, &ev, &currency);
+            let warnings = currency.forecast_warnings();
+            forecast.notes.push(format!(
+                "Evaluated and forecast with CDC CDSi supporting data {}",
+                currency.cdsi_release
+            ));
+            forecast.notes.extend(
+                warnings
+                    .iter()
+                    .map(|w| format!("{w}; no forecast is given for it")),
+            );
+            if !warnings.is_empty() {
+                // RSP_K11 has one ERR: one warning naming every group.
+                let groups: Vec<&str> = warnings
+                    .iter()
+                    .filter_map(|w| w.split(':').next())
+                    .collect();
+                issues.push(Issue::warning(
+                    Location::segment_type("QPD"),
+                    ErrorCode::MessageAccepted,
+                    None,
+                    format!(
+                        "No forecast for {}: the registry's CDC schedule data (CDSi supporting data {}) covers a season that is over",
+                        groups.join(", "),
+                        currency.cdsi_release
+                    ),
+                ));
+            }
             let wire = WireRecord {
                 patient: &rec.patient,
                 doses: rec

@@ -8,6 +8,7 @@ pub mod audit;
 mod audit_spool;
 pub mod auth;
 pub mod backup;
+pub mod clinical;
 pub mod consent;
 pub mod consolidate;
 pub mod consumer;
@@ -86,7 +87,7 @@ pub struct Registry {
     pub(crate) writer: Writer,
     codes: &'static CodeTables,
     matcher: Arc<dyn PatientMatcher>,
-    engine: immunis_cdsi::Engine,
+    clinical: clinical::ClinicalData,
     auth_cache: auth::CredentialCache,
     facility_cache: auth::FacilityCache,
     grants: identity::Grants,
@@ -141,8 +142,16 @@ impl Registry {
         store: Arc<dyn Store>,
         matcher: Arc<dyn PatientMatcher>,
     ) -> Result<Arc<Registry>, RegistryError> {
-        let engine = immunis_cdsi::Engine::default_data()
-            .map_err(|e| RegistryError::Internal(format!("CDSi supporting data: {e}")))?;
+        Self::with_clinical_data(store, matcher, clinical::ClinicalData::embedded()?)
+    }
+
+    /// A registry over the given clinical data (an operator's newer CDC
+    /// supporting data release or school requirements).
+    pub fn with_clinical_data(
+        store: Arc<dyn Store>,
+        matcher: Arc<dyn PatientMatcher>,
+        clinical: clinical::ClinicalData,
+    ) -> Result<Arc<Registry>, RegistryError> {
         let writer = Writer::start(store.clone());
         let spool = match store.audit_spool_dir() {
             Some(dir) => Some(audit_spool::AuditSpool::start(dir, writer.clone())?),
@@ -154,7 +163,7 @@ impl Registry {
             store,
             codes: CodeTables::embedded(),
             matcher,
-            engine,
+            clinical,
             auth_cache: auth::CredentialCache::default(),
             facility_cache: auth::FacilityCache::default(),
             grants: identity::Grants::default(),
@@ -166,7 +175,17 @@ impl Registry {
 
     /// The CDSi engine (evaluation and forecast).
     pub fn engine(&self) -> &immunis_cdsi::Engine {
-        &self.engine
+        self.clinical.engine()
+    }
+
+    /// The clinical data in force (CDSi release, school requirements).
+    pub fn clinical(&self) -> &clinical::ClinicalData {
+        &self.clinical
+    }
+
+    /// What of the clinical data is out of date on `today`.
+    pub fn data_currency(&self, today: chrono::NaiveDate) -> clinical::DataCurrency {
+        self.clinical.currency(today)
     }
 
     /// Runs a read transaction. A PostgreSQL read blocks on the network in

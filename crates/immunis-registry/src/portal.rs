@@ -23,12 +23,13 @@ use immunis_matching::{normalize, Field, Level, Outcome};
 use immunis_model::{
     Code, CompletionStatus, Cvx, DoseAction, DoseReport, Facility, InformationSource, Mvx,
     ObservationKind, Patient, PatientId, PatientObservation, PatientSubmission, Sex,
-    SubmissionSource, VaccinationEvent,
+    SubmissionSource, VaccinationEvent, ValueSet, VisDocument,
 };
 use immunis_store::{name_key, DoseChange, JournalEntry, NewDoseChange, NewLot, StoreError, Tx};
 
 pub use immunis_store::{DoseChange as PortalDoseChange, FacilityLot};
 
+use crate::clinical::DataCurrency;
 use crate::forecast::evaluate;
 use crate::ingest::{apply_submission, DoseOutcome, IngestOutcome};
 use crate::linkage::{query_record, to_match_record, Linker};
@@ -452,6 +453,8 @@ pub enum DueState {
     Done,
     /// Contraindicated.
     Contraindicated,
+    /// The CDC schedule data's season for this group is over: no answer.
+    DataOutOfDate,
 }
 
 impl DueState {
@@ -463,6 +466,7 @@ impl DueState {
             DueState::Upcoming => "Not yet due",
             DueState::Done => "Up to date",
             DueState::Contraindicated => "Contraindicated",
+            DueState::DataOutOfDate => "Cannot be assessed: schedule data out of date",
         }
     }
 }
@@ -518,6 +522,9 @@ pub struct Chart {
     pub other_doses: Vec<DoseView>,
     pub changes: Vec<DoseChange>,
     pub assessed_on: NaiveDate,
+    /// The clinical data the evaluation rests on, and what of it is out of
+    /// date on the assessment date.
+    pub currency: DataCurrency,
 }
 
 impl Chart {
@@ -682,6 +689,7 @@ fn build_chart(
 ) -> Chart {
     let engine = reg.engine();
     let ev = evaluate(engine, &record, today);
+    let currency = reg.data_currency(ev.assessed_on);
     let codes = reg.codes();
     let dose_view = |i: usize| -> Option<DoseView> {
         let d = record.doses.get(i)?;
@@ -767,10 +775,27 @@ fn build_chart(
             }
         }
         doses.sort_by_key(|d| (d.date, d.index));
-        let state = due_state(g.status, next.as_ref(), today);
+        let name = engine.vaccine_group_name(g.group).to_string();
+        let (state, status, next) = match currency.expired_group(&name) {
+            // Expired seasonal data answers "not recommended" for the
+            // season it no longer covers: show no answer at all.
+            Some(last) => (
+                DueState::DataOutOfDate,
+                format!(
+                    "Cannot be assessed: the CDC schedule data's season ended {}",
+                    last.format("%b %-d, %Y")
+                ),
+                None,
+            ),
+            None => (
+                due_state(g.status, next.as_ref(), today),
+                g.status.as_str().to_string(),
+                next,
+            ),
+        };
         groups.push(GroupView {
-            name: engine.vaccine_group_name(g.group).to_string(),
-            status: g.status.as_str().to_string(),
+            name,
+            status,
             state,
             next,
             doses,
@@ -786,6 +811,7 @@ fn build_chart(
         other_doses,
         changes,
         assessed_on: ev.assessed_on,
+        currency,
     }
 }
 
@@ -809,6 +835,43 @@ pub struct DoseEntry {
     pub amount_ml: Option<String>,
     /// Who gave it (free text, RXA-10).
     pub given_by: Option<String>,
+    /// The lot's expiration date (RXA-16) when no inventory lot gives it.
+    pub expiration: Option<NaiveDate>,
+    /// VFC / funding eligibility at the time of the dose (OBX 64994-7, e.g. `V02`).
+    pub funding_eligibility: Option<String>,
+    /// Funding source of the dose (OBX 30963-3, e.g. `VXC1`), when no lot gives it.
+    pub funding_source: Option<String>,
+    /// The Vaccine Information Statements given (document, published,
+    /// presented); rows with an empty document are ignored.
+    pub vis: Vec<VisDocument>,
+}
+
+impl DoseEntry {
+    /// The entry that reproduces a stored dose: what a correction form shows
+    /// before the user changes anything.
+    pub fn of_event(e: &VaccinationEvent) -> DoseEntry {
+        let code = |c: &Option<Code>| c.as_ref().map(|c| c.code.clone());
+        DoseEntry {
+            administered: matches!(e.information_source, InformationSource::Administered),
+            date: e.administered_date,
+            cvx: e
+                .cvx
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+            lot_id: None,
+            lot_number: e.lot_number.clone(),
+            mvx: e.mvx.as_ref().map(|m| m.as_str().to_string()),
+            route: code(&e.route),
+            site: code(&e.site),
+            amount_ml: e.amount.map(|a| a.to_string()),
+            given_by: code(&e.administering_provider),
+            expiration: e.expiration_date,
+            funding_eligibility: code(&e.funding_eligibility),
+            funding_source: code(&e.funding_source),
+            vis: e.vis.clone(),
+        }
+    }
 }
 
 /// A refusal typed into the portal (RXA-20 `RE`, RXA-18 NIP002).
@@ -824,7 +887,8 @@ pub struct RefusalEntry {
 #[derive(Debug, Clone)]
 pub struct PortalWrite {
     pub patient_id: PatientId,
-    pub journal_id: i64,
+    /// `None` when nothing was changed and nothing journaled.
+    pub journal_id: Option<i64>,
     pub outcome: IngestOutcome,
     /// The source id given to a new dose.
     pub source_id: Option<String>,
@@ -884,6 +948,58 @@ fn opt(s: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+/// A correction rebuilds the dose from the form; what the form does not show
+/// (NDC, trade name, ordering provider, the coding text of an unchanged code,
+/// units of an unchanged amount, the historical source's code) is taken from
+/// the stored version, and so is "entered by" when nothing else differs.
+fn keep_what_the_form_does_not_edit(
+    stored: &VaccinationEvent,
+    event: &mut VaccinationEvent,
+    editor: &str,
+) {
+    event.ndc.clone_from(&stored.ndc);
+    event.trade_name.clone_from(&stored.trade_name);
+    event
+        .ordering_provider
+        .clone_from(&stored.ordering_provider);
+    event
+        .placer_order_number
+        .clone_from(&stored.placer_order_number);
+    if event.amount == stored.amount {
+        event.units.clone_from(&stored.units);
+    }
+    if let (InformationSource::Historical(_), InformationSource::Historical(_)) =
+        (&event.information_source, &stored.information_source)
+    {
+        event.information_source = stored.information_source.clone();
+    }
+    if event.information_source == stored.information_source {
+        event
+            .administering_facility
+            .clone_from(&stored.administering_facility);
+    }
+    for (new, old) in [
+        (&mut event.route, &stored.route),
+        (&mut event.site, &stored.site),
+        (&mut event.funding_eligibility, &stored.funding_eligibility),
+        (&mut event.funding_source, &stored.funding_source),
+        (
+            &mut event.administering_provider,
+            &stored.administering_provider,
+        ),
+    ] {
+        if let (Some(n), Some(o)) = (new.as_ref(), old.as_ref()) {
+            if n.code == o.code {
+                *new = Some(o.clone());
+            }
+        }
+    }
+    event.entered_by.clone_from(&stored.entered_by);
+    if event != stored {
+        event.entered_by = Some(Code::new(editor));
+    }
 }
 
 /// A summary of a portal submission for the message journal (what the person
@@ -1012,7 +1128,8 @@ impl Registry {
                         "that dose was not recorded by your facility (or was already deleted)".into(),
                     ));
                 }
-                if let Some((source, action, reason)) = &sub.change {
+                let changed = outcome.doses.iter().any(|d| *d != DoseOutcome::Unchanged);
+                if let Some((source, action, reason)) = sub.change.as_ref().filter(|_| changed) {
                     tx.insert_dose_change(&NewDoseChange {
                         patient_id: root,
                         facility_code: &sub.facility,
@@ -1040,7 +1157,7 @@ impl Registry {
                 }
                 Ok(PortalWrite {
                     patient_id: root,
-                    journal_id: jid,
+                    journal_id: Some(jid),
                     outcome,
                     source_id: first_source,
                 })
@@ -1129,26 +1246,72 @@ impl Registry {
         };
         let route = opt(&entry.route).or_else(|| lot.as_ref().and_then(|l| l.route.clone()));
         let site = opt(&entry.site).or_else(|| lot.as_ref().and_then(|l| l.site.clone()));
+        let codes = self.codes();
+        let coded = |set: ValueSet, what: &str, v: Option<String>| match v {
+            Some(c) if !codes.is_valid_code(set, &c) => {
+                Err(invalid(format!("{c:?} is not a known {what} code")))
+            }
+            v => Ok(v.map(Code::new)),
+        };
+        let route_code = coded(ValueSet::Route, "route", route.clone())?;
+        let site_code = coded(ValueSet::Site, "body site", site.clone())?;
+        let funding_eligibility = coded(
+            ValueSet::FundingEligibility,
+            "VFC eligibility",
+            opt(&entry.funding_eligibility),
+        )?;
+        let funding_source = coded(
+            ValueSet::FundingSource,
+            "funding source",
+            opt(&entry.funding_source)
+                .or_else(|| lot.as_ref().and_then(|l| l.funding_source.clone())),
+        )?;
+        let expiration_date = lot
+            .as_ref()
+            .and_then(|l| l.expiration_date)
+            .or(entry.expiration);
+        if let Some(x) = expiration_date.filter(|x| *x < date && entry.administered) {
+            return Err(invalid(format!(
+                "Lot {} expired on {x}, before the date given ({date}): an expired lot cannot be administered",
+                lot_number.as_deref().unwrap_or_default()
+            )));
+        }
+        let mut vis = Vec::new();
+        for v in &entry.vis {
+            let document = v.document.trim();
+            if document.is_empty() {
+                continue;
+            }
+            if let Some(p) = v.presented.filter(|p| *p > today) {
+                return Err(invalid(format!(
+                    "The date the information statement was given ({p}) is in the future"
+                )));
+            }
+            vis.push(VisDocument {
+                document: document.to_string(),
+                published: v.published,
+                presented: v.presented,
+            });
+        }
         let event = VaccinationEvent {
             administered_date: Some(date),
             cvx: Some(cvx.clone()),
             mvx: mvx.clone(),
             lot_number: lot_number.clone(),
-            expiration_date: lot.as_ref().and_then(|l| l.expiration_date),
+            expiration_date,
             amount,
             units: amount.map(|_| "mL".to_string()),
-            route: route.clone().map(Code::new),
-            site: site.clone().map(Code::new),
+            route: route_code,
+            site: site_code,
             information_source: if entry.administered {
                 InformationSource::Administered
             } else {
                 InformationSource::Historical("01".into())
             },
             completion: CompletionStatus::Complete,
-            funding_source: lot
-                .as_ref()
-                .and_then(|l| l.funding_source.clone())
-                .map(Code::new),
+            funding_eligibility,
+            funding_source,
+            vis,
             administering_facility: entry.administered.then(|| Code::new(facility)),
             administering_provider: opt(&entry.given_by).map(Code::new),
             entered_by: Some(Code::new(actor.subject.as_str())),
@@ -1230,10 +1393,23 @@ impl Registry {
             ));
         }
         let rec = self.portal_target(actor, patient).await?;
-        let facility = self.owning_facility(actor, rec.id, source_id)?;
+        let (facility, stored) = self.owned_portal_dose(actor, rec.id, source_id)?;
         let (mut event, mut lines) =
             self.dose_event(actor, &facility, entry, rec.patient.birth_date.0, today)?;
         event.filler_order_number = Some(source_id.to_string());
+        keep_what_the_form_does_not_edit(&stored, &mut event, &actor.subject);
+        if event == stored {
+            // Nothing changed: no new version, no change record.
+            return Ok(PortalWrite {
+                patient_id: rec.id,
+                journal_id: None,
+                outcome: IngestOutcome {
+                    doses: vec![DoseOutcome::Unchanged],
+                    ..Default::default()
+                },
+                source_id: Some(source_id.to_string()),
+            });
+        }
         lines.push(format!("source: {source_id}"));
         lines.push(format!("reason: {reason}"));
         self.portal_apply(
@@ -1274,7 +1450,7 @@ impl Registry {
             ));
         }
         let rec = self.portal_target(actor, patient).await?;
-        let facility = self.owning_facility(actor, rec.id, source_id)?;
+        let (facility, _) = self.owned_portal_dose(actor, rec.id, source_id)?;
         let event = VaccinationEvent {
             filler_order_number: Some(source_id.to_string()),
             ..Default::default()
@@ -1299,13 +1475,13 @@ impl Registry {
     }
 
     /// The facility of the actor's organization that recorded this source id
-    /// for this person.
-    fn owning_facility(
+    /// for this person, and the dose's current (active) version.
+    fn owned_portal_dose(
         &self,
         actor: &Actor,
         patient: PatientId,
         source: &str,
-    ) -> Result<String, RegistryError> {
+    ) -> Result<(String, VaccinationEvent), RegistryError> {
         let own: Vec<String> = self
             .portal_facilities(actor)?
             .into_iter()
@@ -1318,9 +1494,9 @@ impl Registry {
             let root = tx.root_of(patient)?;
             let cluster = tx.cluster_of(root)?;
             for code in &own {
-                if let Some((_, pid, _)) = tx.find_event_doc_by_source(code, &src)? {
+                if let Some((_, pid, doc)) = tx.find_event_doc_by_source(code, &src)? {
                     if cluster.contains(&pid) {
-                        found = Some(code.clone());
+                        found = Some((code.clone(), immunis_store::event_from_doc(&doc)?));
                         break;
                     }
                 }
@@ -1330,6 +1506,25 @@ impl Registry {
         found.ok_or(RegistryError::Denied(
             "that dose was not recorded by your organization in the portal",
         ))
+    }
+
+    /// A dose this organization recorded in the portal, as the correction
+    /// form shows it: every stored detail, read through the same access
+    /// decision (and audit) as the chart.
+    pub async fn portal_dose_entry(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        source_id: &str,
+    ) -> Result<DoseEntry, RegistryError> {
+        if !is_portal_source(source_id) {
+            return Err(invalid(
+                "Only doses recorded in the portal can be corrected here",
+            ));
+        }
+        let rec = self.portal_target(actor, patient).await?;
+        let (_, stored) = self.owned_portal_dose(actor, rec.id, source_id)?;
+        Ok(DoseEntry::of_event(&stored))
     }
 
     /// Records a refusal of a vaccine.

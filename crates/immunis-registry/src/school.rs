@@ -133,6 +133,10 @@ pub struct SchoolReport {
     pub school_year: String,
     /// The requirement file's name.
     pub requirements: String,
+    /// What of the data behind the report is out of date on the assessment
+    /// date (the requirements' school year, seasonal CDSi data of a group
+    /// they use), as sentences; empty when current.
+    pub warnings: Vec<String>,
     pub grade_filter: Option<String>,
     pub columns: Vec<ReportColumn>,
     pub rows: Vec<SchoolReportRow>,
@@ -692,7 +696,28 @@ impl Registry {
             rows.push(row);
         }
         self.audit_now(audits)?;
+        let currency = self.data_currency(today);
+        let used: Vec<&str> = rules
+            .groups
+            .iter()
+            .filter_map(|g| g.cdsi_group.as_deref())
+            .collect();
+        let warnings = crate::clinical::school_requirements_outdated(rules, today)
+            .into_iter()
+            .chain(
+                currency
+                    .out_of_date
+                    .iter()
+                    .filter(|o| {
+                        matches!(o, crate::clinical::OutOfDate::Season { vaccine_group, .. }
+                            if used.contains(&vaccine_group.as_str()))
+                    })
+                    .cloned(),
+            )
+            .map(|o| o.sentence(&currency.cdsi_release))
+            .collect();
         Ok(SchoolReport {
+            warnings,
             organization: org.name,
             assessed_on: today,
             school_year: school_year_label(rules.school_year_of(today)),

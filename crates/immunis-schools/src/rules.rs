@@ -41,6 +41,9 @@ pub struct Settings {
     pub exemptions_renew_annually: bool,
     pub religious_exemptions_suspended: bool,
     pub contraindication_is_exemption: bool,
+    /// The school years (starting years) the requirements were published
+    /// for, first and last; `None` when the file does not say.
+    pub school_years: Option<(i32, i32)>,
 }
 
 /// A school vaccine group: the CVX codes that count for it.
@@ -170,6 +173,9 @@ struct SettingsToml {
     religious_exemptions_suspended: bool,
     #[serde(default)]
     contraindication_is_exemption: bool,
+    /// The school years the file was published for, e.g. ["2025-26"].
+    #[serde(default)]
+    school_years: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -192,6 +198,7 @@ impl Default for SettingsToml {
             exemptions_renew_annually: true,
             religious_exemptions_suspended: false,
             contraindication_is_exemption: false,
+            school_years: Vec::new(),
         }
     }
 }
@@ -305,6 +312,11 @@ impl Rules {
         Rules::parse(MASSACHUSETTS_2025)
     }
 
+    /// The embedded Massachusetts file's text (a template for a new year's).
+    pub fn massachusetts_text() -> &'static str {
+        MASSACHUSETTS_2025
+    }
+
     /// Parses and checks a rules file.
     pub fn parse(text: &str) -> Result<Rules, RulesError> {
         let file: FileToml =
@@ -337,7 +349,19 @@ impl Rules {
                 "settings.grace_days: at most 30".into(),
             ));
         }
+        let mut years = Vec::new();
+        for y in &s.school_years {
+            years.push(
+                parse_school_year(y)
+                    .map_err(|e| RulesError::Invalid(format!("settings.school_years: {e}")))?,
+            );
+        }
+        let school_years = match (years.iter().min(), years.iter().max()) {
+            (Some(a), Some(b)) => Some((*a, *b)),
+            _ => None,
+        };
         let settings = Settings {
+            school_years,
             grace_days: s.grace_days,
             count_only_cdsi_valid: s.count_only_cdsi_valid,
             in_progress,
@@ -530,6 +554,26 @@ impl Rules {
         }
     }
 
+    /// The school year `on` falls in, when it is after the last school year
+    /// the requirements were published for (they are out of date); `None`
+    /// while they are current or the file does not say.
+    pub fn outdated_on(&self, on: NaiveDate) -> Option<i32> {
+        let (_, last) = self.settings.school_years?;
+        let year = self.school_year_of(on);
+        (year > last).then_some(year)
+    }
+
+    /// The school years the requirements were published for, as a label
+    /// ("2024-25 to 2025-26").
+    pub fn school_years_label(&self) -> Option<String> {
+        let (a, b) = self.settings.school_years?;
+        Some(if a == b {
+            school_year_label(a)
+        } else {
+            format!("{} to {}", school_year_label(a), school_year_label(b))
+        })
+    }
+
     /// Every group key used by some requirement, in file order (report columns).
     pub fn required_groups(&self) -> Vec<&Group> {
         self.groups
@@ -570,4 +614,37 @@ pub fn parse_school_year(s: &str) -> Result<i32, RulesError> {
         }
     }
     Ok(start)
+}
+
+#[cfg(test)]
+mod currency_tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn the_embedded_set_is_out_of_date_from_the_2026_27_school_year() {
+        let rules = Rules::massachusetts().expect("embedded rules");
+        assert_eq!(rules.settings.school_years, Some((2024, 2025)));
+        assert_eq!(
+            rules.school_years_label().as_deref(),
+            Some("2024-25 to 2025-26")
+        );
+        assert_eq!(rules.outdated_on(d("2026-06-30")), None);
+        assert_eq!(rules.outdated_on(d("2026-07-01")), Some(2026));
+        assert_eq!(rules.outdated_on(d("2026-12-07")), Some(2026));
+    }
+
+    #[test]
+    fn a_file_without_school_years_is_never_called_outdated_and_a_bad_year_is_refused() {
+        let text =
+            Rules::massachusetts_text().replace("school_years = [\"2024-25\", \"2025-26\"]", "");
+        let rules = Rules::parse(&text).expect("parses");
+        assert_eq!(rules.outdated_on(d("2040-01-01")), None);
+        let bad = Rules::massachusetts_text().replace("\"2025-26\"]", "\"2025-27\"]");
+        let err = Rules::parse(&bad).expect_err("refused");
+        assert!(err.to_string().contains("settings.school_years"), "{err}");
+    }
 }

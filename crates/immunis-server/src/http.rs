@@ -128,12 +128,34 @@ async fn serve_tls(
     }
 }
 
+/// Liveness plus what the registry's answers rest on: the software version,
+/// the storage backend, the CDC CDSi supporting data release and the school
+/// requirements in force, and what of them is out of date today (a monitor
+/// can alert on a non-empty `out_of_date`).
+async fn health(State(state): State<AppState>) -> Response {
+    let reg = &state.registry;
+    let currency = reg.data_currency(chrono::Local::now().date_naive());
+    let body = serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "backend": reg.backend(),
+        "cdsi_supporting_data": currency.cdsi_release,
+        "school_requirements": currency.school_requirements,
+        "out_of_date": currency.warnings(),
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// The transports' routes, the provider portal under `/portal`, and `/`
 /// redirecting to the portal.
 fn router(state: AppState, portal: immunis_web::PortalConfig) -> Router {
     let web = immunis_web::router(state.registry.clone(), portal);
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/hl7", post(post_hl7))
         .route("/soap", post(soap::post_soap).get(get_wsdl))
         .route("/IISService", post(soap::post_soap).get(get_wsdl))

@@ -279,6 +279,7 @@ async fn portal_headers(mut res: Response) -> Response {
 
 /// The portal's routes, to be nested under [`BASE`].
 pub fn router(registry: Arc<Registry>, config: PortalConfig) -> Router {
+    pages::set_clinical(registry.clinical());
     let mut key = [0u8; 32];
     OsRng.fill_bytes(&mut key);
     let portal = Portal {

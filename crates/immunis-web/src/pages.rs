@@ -1,11 +1,42 @@
 //! The page frame and the small shared templates (maud: HTML escaped by
 //! construction).
 
+use std::sync::OnceLock;
+
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use immunis_registry::clinical::ClinicalData;
 use maud::{html, Markup, DOCTYPE};
 
-use crate::{Role, Session, BASE};
+use crate::{today, Role, Session, BASE};
+
+/// The clinical data the registry serving these pages runs on (one per
+/// process; set by [`crate::router`]), named in every page's footer.
+static CLINICAL: OnceLock<ClinicalData> = OnceLock::new();
+
+pub(crate) fn set_clinical(c: &ClinicalData) {
+    let _ = CLINICAL.set(c.clone());
+}
+
+/// The footer: the software and clinical data versions in use, and whether
+/// any of the data is out of date today.
+fn footer() -> Markup {
+    let currency = CLINICAL.get().map(|c| c.currency(today()));
+    html! {
+        footer.site id="site-footer" {
+            p { "Immunis " (env!("CARGO_PKG_VERSION"))
+                @if let Some(c) = &currency {
+                    " · CDC CDSi supporting data " (c.cdsi_release)
+                    " · " (c.school_requirements)
+                }
+            }
+            @if let Some(c) = currency.as_ref().filter(|c| !c.out_of_date.is_empty()) {
+                p.stale { strong { "Clinical data out of date: " }
+                    (c.warnings().len()) " item(s) — see the warning on each chart and report." }
+            }
+        }
+    }
+}
 
 /// Which top-level section a page belongs to (for `aria-current`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,6 +111,7 @@ pub(crate) fn page(s: Option<&Session>, section: Section, title: &str, body: Mar
                 main id="main" tabindex="-1" {
                     (body)
                 }
+                (footer())
             }
         }
     }

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
 use immunis_model::{
-    BirthDate, ObservationKind, Patient, PatientId, PatientIdentifier, PersonName, Sex,
+    BirthDate, ObservationKind, Patient, PatientId, PatientIdentifier, PersonName, Sex, ValueSet,
+    VisDocument,
 };
 use immunis_registry::portal::{
     sex_label, Chart, DoseEntry, DoseView, DueState, GroupView, HitStrength, RefusalEntry,
@@ -199,6 +200,7 @@ fn state_tag(state: DueState) -> Markup {
         DueState::Upcoming => "upcoming",
         DueState::Done => "done",
         DueState::Contraindicated => "contra",
+        DueState::DataOutOfDate => "stale",
     };
     html! { span class={ "tag " (class) } { (state.label()) } }
 }
@@ -258,6 +260,22 @@ fn consent_banner(rec: &PatientRecord) -> Markup {
     }
 }
 
+/// What of the clinical data is out of date, above every forecast: the
+/// groups it names show no answer.
+pub(crate) fn data_warnings(c: &Chart) -> Markup {
+    let warnings = c.currency.forecast_warnings();
+    html! {
+        @if !warnings.is_empty() {
+            div.alert.warn role="alert" id="data-warning" {
+                p { strong { "Schedule data out of date. " }
+                    "This forecast was made with CDC CDSi supporting data " (c.currency.cdsi_release)
+                    ". Ask the registry to load the current CDC release." }
+                ul { @for w in &warnings { li { (w) } } }
+            }
+        }
+    }
+}
+
 fn due_summary(c: &Chart) -> Markup {
     let due = c.due_now();
     html! {
@@ -303,6 +321,7 @@ fn forecast_table(c: &Chart) -> Markup {
                     tr {
                         th scope="row" { (g.name) }
                         td { @if g.state == DueState::Done && g.status != "Complete" { span.tag.done { (g.status) } }
+                            @else if g.state == DueState::DataOutOfDate { (state_tag(g.state)) span.hint { (g.status) } }
                             @else { (state_tag(g.state)) } }
                         @if let Some(n) = &g.next {
                             td { (n.dose_number)
@@ -429,6 +448,7 @@ fn flash(q: &FormMap) -> Option<&'static str> {
         "dose" => "The vaccination was recorded. The forecast below includes it.",
         "historical" => "The historical dose was recorded.",
         "update" => "The correction was recorded; the earlier version is kept in the history.",
+        "unchanged" => "Nothing was changed, so no new version of the dose was recorded.",
         "delete" => "The dose was deleted; it is kept in the history with your reason.",
         "refusal" => "The refusal was recorded.",
         "observation" => "The observation was recorded; the forecast takes it into account.",
@@ -470,6 +490,7 @@ fn chart_page(s: &Session, q: &FormMap, c: &Chart, t: NaiveDate) -> Response {
         @if let Some(f) = flash(q) { div.alert.ok role="status" { p { (f) } } }
         h1 { (name) }
         (consent_banner(rec))
+        (data_warnings(c))
         (due_summary(c))
         div.actions.no-print {
             @if can_record {
@@ -556,6 +577,7 @@ fn print_page(s: &Session, c: &Chart, t: NaiveDate) -> Response {
         (history(None, c))
         (refusals_and_observations(c))
         h2 { "Recommendations" }
+        (data_warnings(c))
         (forecast_table(c))
         p.print-only.muted { "Valid = counted toward the series by the CDC schedule (CDSi). Generated from the registry's consolidated record." }
     };
@@ -582,6 +604,66 @@ fn cvx_options(selected: &str, active_only: bool) -> Markup {
             option value=(c) selected[c == selected] { (d) " (CVX " (c) ")" }
         }
     }
+}
+
+/// Choices of a coded field in plain words ("Intramuscular"), one per label:
+/// the code the form holds, else the NCI Thesaurus code the CDC guide
+/// prefers (route), else the first. Codes AIRA marks invalid are left out.
+fn code_options(set: ValueSet, selected: &str) -> Markup {
+    let codes = immunis_model::CodeTables::embedded();
+    let mut by_label: Vec<(&str, &str)> = Vec::new();
+    let mut entries: Vec<(&str, &str)> = codes
+        .value_set(set)
+        .filter(|(c, e)| *c == selected || e.status == "Valid")
+        .map(|(c, e)| (c, e.label.as_str()))
+        .collect();
+    // The selected code first, then NCIt codes (`C` + digits), then the rest.
+    let rank = |c: &str| {
+        if c == selected {
+            0
+        } else if c.len() > 1 && c.starts_with('C') && c[1..].bytes().all(|b| b.is_ascii_digit()) {
+            1
+        } else {
+            2
+        }
+    };
+    entries.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
+    for (c, l) in entries {
+        if !by_label
+            .iter()
+            .any(|(_, seen)| seen.eq_ignore_ascii_case(l))
+        {
+            by_label.push((c, l));
+        }
+    }
+    by_label.sort_by_key(|(_, l)| l.to_lowercase());
+    let unknown = !selected.is_empty() && !by_label.iter().any(|(c, _)| *c == selected);
+    html! {
+        option value="" { "— not recorded —" }
+        @if unknown {
+            option value=(selected) selected { (selected) " (code on file)" }
+        }
+        @for (c, l) in by_label {
+            option value=(c) selected[c == selected] { (l) }
+        }
+    }
+}
+
+fn select_field(id: &str, label: &str, options: Markup) -> Markup {
+    html! {
+        div {
+            label for=(id) { (label) }
+            select id=(id) name=(id) { (options) }
+        }
+    }
+}
+
+/// How many VIS rows the form shows: those on file plus one empty row.
+fn vis_rows(values: &FormMap) -> usize {
+    (0..)
+        .take_while(|i| values.contains_key(&format!("vis_document_{i}")))
+        .count()
+        + 1
 }
 
 struct DoseFormView<'a> {
@@ -663,10 +745,31 @@ fn dose_form(v: DoseFormView<'_>) -> Markup {
                     (!v.historical && !v.lots.is_empty()).then_some("or choose a lot above"), false))
                 (field("mvx", "Manufacturer (MVX code)", "text", get(v.values, "mvx"), Some("e.g. PMC, MSD, SKB"), false))
                 @if !v.historical {
-                    (field("route", "Route", "text", get(v.values, "route"), Some("e.g. C28161 (IM)"), false))
-                    (field("site", "Site", "text", get(v.values, "site"), Some("e.g. LD (left deltoid)"), false))
+                    (field("expiration", "Lot expiration date", "date", get(v.values, "expiration"),
+                        (!v.lots.is_empty()).then_some("an inventory lot gives it"), false))
+                    (select_field("route", "Route", code_options(ValueSet::Route, get(v.values, "route"))))
+                    (select_field("site", "Site", code_options(ValueSet::Site, get(v.values, "site"))))
                     (field("amount_ml", "Amount (mL)", "text", get(v.values, "amount_ml"), None, false))
                     (field("given_by", "Given by", "text", get(v.values, "given_by"), None, false))
+                    (select_field("funding_eligibility", "VFC eligibility of the patient for this dose",
+                        code_options(ValueSet::FundingEligibility, get(v.values, "funding_eligibility"))))
+                    (select_field("funding_source", "Funding source of the vaccine",
+                        code_options(ValueSet::FundingSource, get(v.values, "funding_source"))))
+                }
+            }
+            @if !v.historical {
+                fieldset {
+                    legend { "Vaccine Information Statement given" }
+                    @for i in 0..vis_rows(v.values) {
+                        div.grid {
+                            (field(&format!("vis_document_{i}"), "VIS (document or vaccine)", "text",
+                                get(v.values, &format!("vis_document_{i}")), (i == 0).then_some("e.g. MMR, or the VIS barcode"), false))
+                            (field(&format!("vis_published_{i}"), "Edition date", "date",
+                                get(v.values, &format!("vis_published_{i}")), None, false))
+                            (field(&format!("vis_presented_{i}"), "Date given to the patient", "date",
+                                get(v.values, &format!("vis_presented_{i}")), None, false))
+                        }
+                    }
                 }
             }
             @if v.edit.is_some() {
@@ -702,7 +805,54 @@ fn dose_entry(f: &FormMap) -> Result<DoseEntry, String> {
         site: some(f, "site"),
         amount_ml: some(f, "amount_ml"),
         given_by: some(f, "given_by"),
+        expiration: parse_date("lot expiration date", get(f, "expiration"))?,
+        funding_eligibility: some(f, "funding_eligibility"),
+        funding_source: some(f, "funding_source"),
+        vis: (0..vis_rows(f))
+            .map(|i| {
+                Ok(VisDocument {
+                    document: get(f, &format!("vis_document_{i}")).to_string(),
+                    published: parse_date(
+                        "VIS edition date",
+                        get(f, &format!("vis_published_{i}")),
+                    )?,
+                    presented: parse_date(
+                        "date the VIS was given",
+                        get(f, &format!("vis_presented_{i}")),
+                    )?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
     })
+}
+
+/// The form's values for a stored dose (the correction form starts from
+/// every detail on file, so saving it unchanged changes nothing).
+fn entry_values(e: &DoseEntry) -> FormMap {
+    let mut values = FormMap::new();
+    let mut put = |k: String, v: Option<String>| {
+        if let Some(v) = v {
+            values.insert(k, v);
+        }
+    };
+    put("historical".into(), (!e.administered).then(|| "1".into()));
+    put("date".into(), e.date.map(date));
+    put("cvx".into(), Some(e.cvx.clone()));
+    put("lot_number".into(), e.lot_number.clone());
+    put("mvx".into(), e.mvx.clone());
+    put("route".into(), e.route.clone());
+    put("site".into(), e.site.clone());
+    put("amount_ml".into(), e.amount_ml.clone());
+    put("given_by".into(), e.given_by.clone());
+    put("expiration".into(), e.expiration.map(date));
+    put("funding_eligibility".into(), e.funding_eligibility.clone());
+    put("funding_source".into(), e.funding_source.clone());
+    for (i, v) in e.vis.iter().enumerate() {
+        put(format!("vis_document_{i}"), Some(v.document.clone()));
+        put(format!("vis_published_{i}"), v.published.map(date));
+        put(format!("vis_presented_{i}"), v.presented.map(date));
+    }
+    values
 }
 
 async fn render_dose_form(
@@ -824,38 +974,17 @@ pub(crate) async fn edit_dose_page(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let c = match p
-        .registry
-        .portal_chart(&s.actor, PatientId(id), today())
-        .await
-    {
-        Ok(c) => c,
+    let pid = PatientId(id);
+    let entry = match p.registry.portal_dose_entry(&s.actor, pid, &source).await {
+        Ok(e) => e,
         Err(e) => return error_page(Some(&s), &e),
     };
-    let dose = c
-        .groups
-        .iter()
-        .flat_map(|g| g.doses.iter())
-        .chain(c.other_doses.iter())
-        .find(|d| d.editable_source.as_deref() == Some(source.as_str()));
-    let Some(d) = dose else {
-        return error_page(
-            Some(&s),
-            &RegistryError::Denied(
-                "only doses your organization recorded in the portal can be changed here",
-            ),
-        );
-    };
-    let mut values = FormMap::new();
-    values.insert("date".into(), date(d.date));
-    values.insert("cvx".into(), d.cvx.clone());
-    values.insert("lot_number".into(), d.lot.clone().unwrap_or_default());
-    let historical = d.historical;
+    let values = entry_values(&entry);
     let mut res = render_dose_form(
         &p,
         &s,
-        c.record.id,
-        historical,
+        pid,
+        !entry.administered,
         &values,
         None,
         Some(&source),
@@ -866,7 +995,7 @@ pub(crate) async fn edit_dose_page(
         section aria-labelledby="delete-h" {
             h2 id="delete-h" { "Delete this dose" }
             p { "The dose is removed from the record and the forecast; it stays in the history with your reason." }
-            form.panel.stack method="post" action={ (patient_path(c.record.id)) "/doses/" (source) "/delete" } {
+            form.panel.stack method="post" action={ (patient_path(pid)) "/doses/" (source) "/delete" } {
                 (csrf(&s))
                 div {
                     label for="delete-reason" { "Reason for the deletion (required)" }
@@ -913,7 +1042,12 @@ pub(crate) async fn update_dose(
         .await
     {
         Ok(w) => {
-            Redirect::to(&format!("{}?done=update", patient_path(w.patient_id))).into_response()
+            let done = if w.journal_id.is_some() {
+                "update"
+            } else {
+                "unchanged"
+            };
+            Redirect::to(&format!("{}?done={done}", patient_path(w.patient_id))).into_response()
         }
         Err(RegistryError::Invalid(m)) => {
             render_dose_form(&p, &s, pid, historical, &f, Some(&m), Some(&source)).await

@@ -1,31 +1,22 @@
 //! The school nurse's page: the school's roster against the school-entry
-//! requirements (Massachusetts set embedded), filterable by grade, and the
+//! requirements in force (the registry's: Massachusetts embedded, or the
+//! operator's `--school-requirements`), filterable by grade, and the
 //! same report as CSV. The registry reads each student as the school may
 //! see them and audits every student in the report.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use immunis_registry::school::{RowStatus, SchoolReport};
 use immunis_registry::RegistryError;
-use immunis_schools::{Grade, Rules};
+use immunis_schools::Grade;
 use maud::html;
 
 use crate::pages::{html_response, message_page, page, Section};
 use crate::{blocking, error_page, today, Portal, Session, BASE};
-
-/// The embedded Massachusetts requirement set, parsed once.
-fn rules() -> Result<&'static Rules, String> {
-    static RULES: OnceLock<Result<Rules, String>> = OnceLock::new();
-    RULES
-        .get_or_init(|| Rules::massachusetts().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(Clone::clone)
-}
 
 const GRADES: [(&str, &str); 15] = [
     ("", "All grades"),
@@ -81,7 +72,7 @@ fn report(
             }
         }
     };
-    let rules = rules().map_err(|e| error_page(Some(s), &RegistryError::Internal(e)))?;
+    let rules = p.registry.clinical().school_rules();
     let r = blocking(|| {
         p.registry
             .school_report(&s.actor, rules, &school, grade.as_ref(), today())
@@ -106,6 +97,13 @@ pub(crate) async fn page_view(
         h1 { "School-entry immunization status" }
         p { strong { (r.organization) } " · school year " (r.school_year) " · assessed "
             (r.assessed_on.format("%b %-d, %Y")) " · requirements: " (r.requirements) }
+        @if !r.warnings.is_empty() {
+            div.alert.warn role="alert" id="data-warning" {
+                p { strong { "Requirements out of date. " }
+                    "Statuses below may be wrong; ask the registry to load the current requirements." }
+                ul { @for w in &r.warnings { li { (w) } } }
+            }
+        }
         form.panel.filter method="get" action={ (BASE) "/school" } {
             label for="grade" { "Grade" }
             select id="grade" name="grade" {

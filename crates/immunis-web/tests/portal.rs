@@ -705,6 +705,235 @@ async fn a_dose_is_recorded_corrected_and_deleted_with_its_history() {
     assert!(aa >= 5, "{outcomes:?}");
 }
 
+/// The values a browser would submit from the form posting to `action`:
+/// every input's value and every select's selected option.
+fn form_values(body: &str, action: &str) -> Vec<(String, String)> {
+    let start = body
+        .find(&format!("action=\"{action}\""))
+        .expect("the form");
+    let form = &body[start
+        ..body[start..]
+            .find("</form>")
+            .map_or(body.len(), |e| start + e)];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let m = format!(" {name}=\"");
+        tag.find(&m).map(|at| {
+            tag[at + m.len()..]
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+    };
+    let mut out = Vec::new();
+    for piece in form.split("<input").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap_or(piece.len())];
+        if let Some(name) = attr(tag, "name") {
+            out.push((name, attr(tag, "value").unwrap_or_default()));
+        }
+    }
+    for piece in form.split("<select").skip(1) {
+        let head = &piece[..piece.find('>').unwrap_or(piece.len())];
+        let Some(name) = attr(head, "name") else {
+            continue;
+        };
+        let options = &piece[..piece.find("</select>").unwrap_or(piece.len())];
+        let chosen = options
+            .split("<option")
+            .skip(1)
+            .map(|o| &o[..o.find('>').unwrap_or(o.len())])
+            .find(|o| o.contains(" selected"))
+            .and_then(|o| attr(o, "value"))
+            .unwrap_or_default();
+        out.push((name, chosen));
+    }
+    out.into_iter()
+        .map(|(k, v)| (k, v.replace("&amp;", "&").replace("&quot;", "\"")))
+        .collect()
+}
+
+/// The active version of the portal dose with this source id, as stored.
+async fn stored_dose(h: &Harness, source: &str) -> (i64, immunis_model::VaccinationEvent) {
+    let rec = h
+        .reg
+        .patient_record(
+            &console_admin(),
+            immunis_registry::Purpose::Administration,
+            h.patient,
+        )
+        .await
+        .expect("record");
+    rec.doses
+        .iter()
+        .map(|d| &d.primary)
+        .find(|e| e.event.filler_order_number.as_deref() == Some(source))
+        .map(|e| (e.id.0, e.event.clone()))
+        .expect("the dose")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_correction_keeps_every_detail_and_an_unchanged_save_makes_no_version() {
+    let h = harness().await;
+    let mut b = logged_in(&h, "nurse-a").await;
+    let chart = format!("/portal/patients/{}", h.patient.0);
+    let csrf = b.get(&chart).await.csrf();
+    let p = b
+        .post(
+            "/portal/lots",
+            &[
+                ("_csrf", &csrf),
+                ("cvx", "10"),
+                ("lot_number", "IPV-90"),
+                ("mvx", "PMC"),
+                ("expiration", "2099-01-01"),
+                ("route", "C28161"),
+                ("site", "LT"),
+                ("amount_ml", "0.5"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let dose_form = b.get(&format!("{chart}/doses/new")).await;
+    let lot_value = dose_form
+        .body
+        .split("option value=\"")
+        .skip(1)
+        .find(|s| s.contains("IPV-90"))
+        .and_then(|s| s.split('"').next())
+        .expect("lot option")
+        .to_string();
+    let p = b
+        .post(
+            &format!("{chart}/doses/new"),
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-03-01"),
+                ("lot_id", &lot_value),
+                ("given_by", "RN Okafor"),
+                ("funding_eligibility", "V02"),
+                ("funding_source", "VXC1"),
+                ("vis_document_0", "Polio"),
+                ("vis_published_0", "2023-08-06"),
+                ("vis_presented_0", "2024-03-01"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = b.get(&chart).await;
+    let source = page
+        .body
+        .split("/doses/")
+        .skip(1)
+        .find_map(|s| s.split_once("/edit").map(|(a, _)| a.to_string()))
+        .expect("an editable dose");
+    let (first_id, first) = stored_dose(&h, &source).await;
+    // Every detail was stored from the lot and the form.
+    assert_eq!(first.mvx.as_ref().map(|m| m.as_str()), Some("PMC"));
+    assert_eq!(
+        first.expiration_date,
+        chrono::NaiveDate::from_ymd_opt(2099, 1, 1)
+    );
+    assert_eq!(
+        (first.amount, first.units.as_deref()),
+        (Some(0.5), Some("mL"))
+    );
+    assert_eq!(
+        first.route.as_ref().map(|c| c.code.as_str()),
+        Some("C28161")
+    );
+    assert_eq!(first.site.as_ref().map(|c| c.code.as_str()), Some("LT"));
+    assert_eq!(
+        first
+            .administering_provider
+            .as_ref()
+            .map(|c| c.code.as_str()),
+        Some("RN Okafor")
+    );
+    assert_eq!(
+        first.funding_eligibility.as_ref().map(|c| c.code.as_str()),
+        Some("V02")
+    );
+    assert_eq!(
+        first.funding_source.as_ref().map(|c| c.code.as_str()),
+        Some("VXC1")
+    );
+    assert_eq!(first.vis.len(), 1);
+    assert_eq!(
+        first.vis[0].presented,
+        chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
+    );
+
+    // The correction form shows every stored detail.
+    let edit_path = format!("{chart}/doses/{source}/edit");
+    let edit = b.get(&edit_path).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    let values = form_values(&edit.body, &edit_path);
+    let value = |k: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no field {k} in the correction form"))
+    };
+    for (k, v) in [
+        ("date", "2024-03-01"),
+        ("cvx", "10"),
+        ("lot_number", "IPV-90"),
+        ("mvx", "PMC"),
+        ("expiration", "2099-01-01"),
+        ("route", "C28161"),
+        ("site", "LT"),
+        ("amount_ml", "0.5"),
+        ("given_by", "RN Okafor"),
+        ("funding_eligibility", "V02"),
+        ("funding_source", "VXC1"),
+        ("vis_document_0", "Polio"),
+        ("vis_published_0", "2023-08-06"),
+        ("vis_presented_0", "2024-03-01"),
+    ] {
+        assert_eq!(value(k), v, "pre-filled {k}");
+    }
+
+    // Saving it as shown (with a reason) makes no new version.
+    let submit = |extra: &[(&str, &str)]| {
+        let mut form: Vec<(String, String)> = values
+            .iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+            .cloned()
+            .collect();
+        form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        form
+    };
+    let form = submit(&[("reason", "checked the card")]);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let p = b.post(&edit_path, &pairs).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(p
+        .location
+        .as_deref()
+        .unwrap_or("")
+        .contains("done=unchanged"));
+    let (same_id, same) = stored_dose(&h, &source).await;
+    assert_eq!(same_id, first_id, "an unchanged save wrote a new version");
+    assert_eq!(same, first);
+    assert!(!b.get(&chart).await.body.contains("checked the card"));
+
+    // Changing one field keeps every other detail.
+    let form = submit(&[("lot_number", "IPV-91"), ("reason", "lot typed wrong")]);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let p = b.post(&edit_path, &pairs).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(p.location.as_deref().unwrap_or("").contains("done=update"));
+    let (new_id, corrected) = stored_dose(&h, &source).await;
+    assert_ne!(new_id, first_id);
+    assert_eq!(corrected.lot_number.as_deref(), Some("IPV-91"));
+    let expected = immunis_model::VaccinationEvent {
+        lot_number: Some("IPV-91".into()),
+        ..first.clone()
+    };
+    assert_eq!(corrected, expected);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_session_expires_with_a_message() {
     let h = harness().await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use immunis_model::OrganizationKind;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, Registry};
@@ -14,6 +14,15 @@ use immunis_registry::{console_admin, Registry};
 use crate::StoreArgs;
 
 pub(crate) fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
+    open_registry_with(store, immunis_registry::clinical::ClinicalData::embedded()?)
+}
+
+/// Opens the registry over the given clinical data (CDSi release, school
+/// requirements).
+pub(crate) fn open_registry_with(
+    store: &StoreArgs,
+    clinical: immunis_registry::clinical::ClinicalData,
+) -> Result<Arc<Registry>> {
     let s =
         immunis_store::open(&store.data_dir, store.database_url.as_deref()).with_context(|| {
             match &store.database_url {
@@ -24,7 +33,29 @@ pub(crate) fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
                 ),
             }
         })?;
-    Ok(Registry::new(s)?)
+    Ok(Registry::with_clinical_data(
+        s,
+        Arc::new(immunis_registry::linkage::ProbabilisticMatcher::default()),
+        clinical,
+    )?)
+}
+
+/// Says at start-up which clinical data is in force and, loudly, what of it
+/// is out of date (so an operator sees it before any nurse does).
+fn announce_clinical_data(registry: &Registry) {
+    let c = registry.data_currency(chrono::Local::now().date_naive());
+    eprintln!(
+        "immunis: clinical data — CDC CDSi supporting data {}; school requirements: {}",
+        c.cdsi_release, c.school_requirements
+    );
+    for w in c.warnings() {
+        tracing::warn!("clinical data out of date: {w}");
+    }
+    if !c.out_of_date.is_empty() {
+        eprintln!(
+            "immunis: load the current data with --supporting-data DIR and/or --school-requirements FILE (README: \"Keeping clinical data current\")"
+        );
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -34,15 +65,41 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn serve(
+/// `immunis serve`'s options.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
     store: StoreArgs,
+    #[arg(long, default_value = "127.0.0.1:8080")]
     http: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:2575")]
     mllp: SocketAddr,
+    /// Accept plaintext MLLP on a non-loopback address (facility from MSH-4).
+    #[arg(long = "mllp-allow-plaintext")]
     allow_plaintext: bool,
+    /// Fill an empty registry with a demo facility and synthetic people.
+    #[arg(long)]
     demo: bool,
+    #[command(flatten)]
     tls: crate::security::TlsArgs,
+    #[command(flatten)]
     docs: crate::documents::DocumentArgs,
-) -> Result<ExitCode> {
+    #[command(flatten)]
+    clinical: crate::clinical::ClinicalArgs,
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let ServeArgs {
+        store,
+        http,
+        mllp,
+        allow_plaintext,
+        demo,
+        tls,
+        docs,
+        clinical,
+    } = args;
+    let clinical = clinical.load()?;
     let mut options = tls.options(http, mllp)?;
     options.allow_plaintext_mllp = allow_plaintext;
     let scheme = if options.http_tls.is_some() {
@@ -56,7 +113,8 @@ pub fn serve(
         "MLLP"
     };
     let code_channel = docs.code_channel()?;
-    let registry = open_registry(&store)?;
+    let registry = open_registry_with(&store, clinical)?;
+    announce_clinical_data(&registry);
     let rt = runtime()?;
     rt.block_on(async move {
         if demo {
@@ -242,37 +300,23 @@ pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> R
 pub fn forecast(supporting_data: Option<PathBuf>) -> Result<ExitCode> {
     let engine = match supporting_data {
         None => immunis_cdsi::Engine::default_data().context("embedded supporting data")?,
-        Some(dir) => {
-            let mut schedule = None;
-            let mut antigens = Vec::new();
-            for entry in
-                std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
-            {
-                let path = entry?.path();
-                let name = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_string();
-                if !name.ends_with(".xml") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                if name.starts_with("ScheduleSupportingData") {
-                    schedule = Some(text);
-                } else if name.starts_with("AntigenSupportingData") {
-                    antigens.push(text);
-                }
-            }
-            let Some(schedule) = schedule else {
-                bail!("{} has no ScheduleSupportingData*.xml", dir.display());
-            };
-            let data = immunis_cdsi::SupportingData::from_xml_strings(&schedule, &antigens)
-                .context("supporting data")?;
-            immunis_cdsi::Engine::new(data)
-        }
+        Some(dir) => immunis_cdsi::Engine::new(crate::clinical::supporting_data_dir(&dir)?),
     };
+    // Which data answers, and until when its seasonal recommendations hold
+    // (an assessment date after one gets "Not Recommended" for that group).
+    eprintln!(
+        "immunis forecast: CDC CDSi supporting data {}",
+        engine.data().release
+    );
+    for s in engine.data().seasons() {
+        if let Some(end) = s.last_day() {
+            eprintln!(
+                "immunis forecast: {} season data {} to {end}: later assessment dates get no recommendation from it",
+                engine.vaccine_group_name(s.vaccine_group),
+                s.start,
+            );
+        }
+    }
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let stats = immunis_cdsi::ndjson::run(

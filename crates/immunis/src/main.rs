@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod backup;
 mod bench;
+mod clinical;
 mod commands;
 mod documents;
 mod linkage;
@@ -50,24 +51,7 @@ pub struct StoreArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry: MLLP and HTTP (SOAP, POST /hl7).
-    Serve {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
-        #[arg(long, default_value = "127.0.0.1:2575")]
-        mllp: SocketAddr,
-        /// Accept plaintext MLLP on a non-loopback address (facility from MSH-4).
-        #[arg(long)]
-        mllp_allow_plaintext: bool,
-        /// Fill an empty registry with a demo facility and synthetic people.
-        #[arg(long)]
-        demo: bool,
-        #[command(flatten)]
-        tls: security::TlsArgs,
-        #[command(flatten)]
-        docs: Box<documents::DocumentArgs>,
-    },
+    Serve(Box<commands::ServeArgs>),
     /// Load HL7 files (single messages, many messages, FHS/BHS batches).
     Import {
         #[command(flatten)]
@@ -81,7 +65,7 @@ enum Command {
     /// CDSi evaluation and forecast: NDJSON patients on stdin, NDJSON results on stdout.
     Forecast {
         /// A CDC supporting-data directory (default: the embedded 4.64 release).
-        #[arg(long)]
+        #[arg(long, env = "IMMUNIS_SUPPORTING_DATA")]
         supporting_data: Option<PathBuf>,
     },
     /// Write a synthetic population as VXU messages (synthetic people only).
@@ -307,15 +291,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            store,
-            http,
-            mllp,
-            mllp_allow_plaintext,
-            demo,
-            tls,
-            docs,
-        } => commands::serve(store, http, mllp, mllp_allow_plaintext, demo, tls, *docs),
+        Command::Serve(args) => commands::serve(*args),
         Command::Key { action } => documents::key(action),
         Command::Import { store, acks, files } => commands::import(store, acks, files),
         Command::Forecast { supporting_data } => commands::forecast(supporting_data),

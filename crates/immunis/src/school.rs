@@ -10,36 +10,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use immunis_model::PatientId;
 use immunis_registry::console_admin;
 use immunis_registry::school::NewExemption;
-use immunis_schools::{parse_school_year, ExemptionKind, Grade, Rules};
+use immunis_schools::{parse_school_year, ExemptionKind, Grade};
 
-use crate::commands::open_registry;
+use crate::commands::{open_registry, open_registry_with};
 use crate::StoreArgs;
-
-/// Which school-entry requirements apply.
-#[derive(Args, Clone)]
-pub struct RequirementsArgs {
-    /// A requirements file (TOML, the format of the embedded Massachusetts
-    /// 2025-26 file: crates/immunis-schools/README.md).
-    #[arg(long, env = "IMMUNIS_SCHOOL_REQUIREMENTS")]
-    pub school_requirements: Option<PathBuf>,
-}
-
-impl RequirementsArgs {
-    fn load(&self) -> Result<Rules> {
-        match &self.school_requirements {
-            None => Ok(Rules::massachusetts()?),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
-                Rules::parse(&text).with_context(|| format!("in {}", p.display()))
-            }
-        }
-    }
-}
 
 #[derive(Subcommand)]
 pub enum SchoolCommand {
@@ -58,7 +36,7 @@ pub enum SchoolCommand {
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
-        requirements: RequirementsArgs,
+        clinical: crate::clinical::ClinicalArgs,
         /// The school (organization name).
         #[arg(long)]
         org: String,
@@ -110,7 +88,7 @@ pub enum ExemptionCommand {
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
-        requirements: RequirementsArgs,
+        clinical: crate::clinical::ClinicalArgs,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -212,7 +190,7 @@ pub fn school(cmd: SchoolCommand) -> Result<ExitCode> {
             action:
                 ExemptionCommand::Add {
                     store,
-                    requirements,
+                    clinical,
                     org,
                     patient,
                     kind,
@@ -222,7 +200,7 @@ pub fn school(cmd: SchoolCommand) -> Result<ExitCode> {
                     expires,
                 },
         } => {
-            let rules = requirements.load()?;
+            let rules = clinical.school_rules()?;
             let Some(kind) = ExemptionKind::parse(&kind) else {
                 bail!("--kind is medical, religious or waiver, not {kind:?}");
             };
@@ -254,17 +232,17 @@ pub fn school(cmd: SchoolCommand) -> Result<ExitCode> {
         }
         SchoolCommand::Report {
             store,
-            requirements,
+            clinical,
             org,
             grade,
             csv,
             today,
         } => {
-            let rules = requirements.load()?;
             let grade = grade.as_deref().map(Grade::parse).transpose()?;
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
-            let reg = open_registry(&store)?;
-            let report = reg.school_report(&admin, &rules, &org, grade.as_ref(), today)?;
+            let reg = open_registry_with(&store, clinical.load()?)?;
+            let rules = reg.clinical().school_rules();
+            let report = reg.school_report(&admin, rules, &org, grade.as_ref(), today)?;
             match csv.as_deref() {
                 Some(p) if p == Path::new("-") => report.write_csv(std::io::stdout().lock())?,
                 Some(p) => {
@@ -300,6 +278,9 @@ pub fn school(cmd: SchoolCommand) -> Result<ExitCode> {
                 s.not_available,
                 s.not_assessed
             );
+            for w in &report.warnings {
+                eprintln!("WARNING: {w}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
