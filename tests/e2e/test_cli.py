@@ -25,6 +25,22 @@ def test_import_files_and_batches(fresh_data_dir, tmp_path):
     assert again.stdout.strip().splitlines()[-1] == summary
 
 
+def test_import_of_a_file_without_messages_fails_naming_it(fresh_data_dir, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("this is a shopping list, not HL7\n")
+    r = subprocess.run([BIN, "import", "--data-dir", fresh_data_dir, str(notes)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0, r.stdout
+    assert str(notes) in r.stderr and "no HL7 message" in r.stderr, r.stderr
+    # Beside a good file: the good file loads, the run still fails.
+    good = MESSAGES / "001_vxu_cdc-ig-vxu-z22-historical-plus-2-admin.hl7"
+    r = subprocess.run([BIN, "import", "--data-dir", fresh_data_dir, str(good), str(notes)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "1 accepted" in r.stdout, r.stdout
+    assert str(notes) in r.stderr
+
+
 def test_forecast_ndjson_contract():
     lines = [
         {"id": "case-1", "birth_date": "2020-01-31", "sex": "F", "assessment_date": "2025-11-10",

@@ -152,6 +152,24 @@ def auth(s):
     return {"Authorization": f"Bearer {s.token}"}
 
 
+def test_a_fresh_registry_publishes_its_signing_key_before_any_card(fresh_data_dir):
+    """Verifiers fetch and cache the issuer's key set: it must not be empty
+    until the first card is issued (issue 15)."""
+    s = Server(fresh_data_dir)
+    try:
+        status, _, body = request(s.http, "GET", "/.well-known/jwks.json")
+        assert status == 200
+        keys = json.loads(body)["keys"]
+        assert len(keys) == 1 and keys[0]["kty"] == "EC" and keys[0]["kid"], keys
+        # The same key after a restart: a new key is made only when none exists.
+        s.stop()
+        s = Server(fresh_data_dir)
+        status, _, again = request(s.http, "GET", "/.well-known/jwks.json")
+        assert json.loads(again)["keys"] == keys
+    finally:
+        s.stop()
+
+
 def test_card_verifies_against_jwks_and_pdf_qr_is_the_same_card(registry, tmp_path):
     s = registry
     status, h, body = request(s.http, "GET", "/api/v0/patients/1/record.smart-health-card", headers=auth(s))

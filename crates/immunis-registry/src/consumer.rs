@@ -502,7 +502,9 @@ impl Registry {
         let Some(c) = found else {
             let mut audit = audit_entry(&actor, "consumer_code", Purpose::SelfAccess, "failure");
             audit.detail = Some("unknown request".into());
-            let _ = self.append_audit(audit).await;
+            self.append_audit(audit)
+                .await
+                .map_err(|e| AuthError::Unavailable(e.to_string()))?;
             return Err(AuthError::BadCredentials);
         };
         let now = now_millis();

@@ -293,7 +293,19 @@ impl Registry {
         Ok(serde_json::json!({ "keys": list }))
     }
 
-    /// The active signing key; the registry's first key is made on first use.
+    /// Makes the registry's first signing key when it has none (at start-up,
+    /// so the JWKS verifiers fetch and cache is stable from the first
+    /// request). Returns the kid made, if any. The key is sealed with the
+    /// key-encryption key of the current settings.
+    pub fn ensure_signing_key(&self) -> Result<Option<String>, RegistryError> {
+        let keys = self.signing_key_records()?;
+        if active(&keys).is_some() {
+            return Ok(None);
+        }
+        self.new_signing_key(&crate::console_admin()).map(Some)
+    }
+
+    /// The active signing key (made on first use when there is none).
     fn signing_key(&self) -> Result<IssuerKey, RegistryError> {
         let settings = self.document_settings();
         let keys = self.signing_key_records()?;

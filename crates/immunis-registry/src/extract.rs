@@ -3,7 +3,9 @@
 //! key drawn for that extract and then discarded), birth year, sex, the first
 //! three ZIP digits, and the doses as (CVX, year-month). No names,
 //! identifiers, full dates, addresses or facilities. People with an active
-//! objection to data sharing are left out. One audit entry per extract.
+//! objection to data sharing (on any record of their merged cluster, as for
+//! reads) are left out; a person's doses come from every record of the
+//! cluster. One audit entry per extract.
 
 use hmac::{Hmac, Mac};
 use immunis_access::{decide, Action, Actor, Decision, Purpose};
@@ -11,6 +13,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
 use crate::consolidate::consolidate;
+use crate::query::cluster_and_consent;
 use crate::{audit_entry, Registry, RegistryError};
 
 /// One person in a de-identified extract.
@@ -30,8 +33,7 @@ impl Registry {
             decide(actor, Action::DeidentifiedExtract, Purpose::Research, None)
         {
             let audit = audit_entry(actor, "deidentified_extract", Purpose::Research, "deny");
-            let _ = self.append_audit_blocking(audit);
-            return Err(RegistryError::Denied(why));
+            return Err(self.denied_blocking(audit, why));
         }
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
@@ -39,13 +41,20 @@ impl Registry {
         self.read(&mut |tx| {
             rows.clear();
             for id in tx.live_patient_ids()? {
-                if tx.objection_active(id)? {
+                // The whole merged cluster: an objection on any of its
+                // records excludes the person; every record's doses count.
+                let (cluster, consent) = cluster_and_consent(tx, id)?;
+                if consent.objection_active {
                     continue;
                 }
                 let Some(stored) = tx.load_patient(id)? else {
                     continue;
                 };
-                let events = tx.load_events(id)?;
+                let mut events = Vec::new();
+                for member in &cluster {
+                    events.extend(tx.load_events(*member)?);
+                }
+                events.sort_by_key(|e| e.id.0);
                 let doses = consolidate(self.codes(), &events)
                     .iter()
                     .filter_map(|d| {

@@ -544,10 +544,14 @@ impl Registry {
                 }
             }
         };
-        let role = user
-            .as_ref()
-            .and_then(|u| Role::parse(&u.role))
-            .unwrap_or(Role::Person);
+        // A stored role that does not parse is corruption: the login fails
+        // (closed), it never falls back to some other role.
+        let parsed = user.as_ref().and_then(|u| Role::parse(&u.role));
+        let (outcome, state) = match (outcome, parsed) {
+            ("success", None) => ("corrupt_role", None),
+            other => (other.0, state),
+        };
+        let role = parsed.unwrap_or(Role::Person);
         let actor = Actor {
             subject: username.to_string(),
             role,
@@ -681,10 +685,10 @@ impl Registry {
                 false
             }
         };
-        let role = client
-            .as_ref()
-            .and_then(|c| Role::parse(&c.role))
-            .unwrap_or(Role::ProviderSystem);
+        // A stored role that does not parse fails the request (closed).
+        let parsed = client.as_ref().and_then(|c| Role::parse(&c.role));
+        let ok = ok && parsed.is_some();
+        let role = parsed.unwrap_or(Role::ProviderSystem);
         let actor = Actor {
             subject: format!("client:{client_id}"),
             role,

@@ -233,8 +233,7 @@ impl Registry {
         let purpose = actor.role.default_purpose();
         if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
             let audit = audit_entry(actor, "search", purpose, "deny");
-            let _ = self.append_audit(audit).await;
-            return Err(RegistryError::Denied(why));
+            return Err(self.denied(audit, why).await);
         }
         let clean = |s: &Option<String>| {
             s.as_deref()
@@ -1070,8 +1069,7 @@ impl Registry {
     ) -> Result<PatientRecord, RegistryError> {
         if let Decision::Deny(why) = decide(actor, Action::SubmitRecord, Purpose::Treatment, None) {
             let audit = audit_entry(actor, "portal_submit", Purpose::Treatment, "deny");
-            let _ = self.append_audit(audit).await;
-            return Err(RegistryError::Denied(why));
+            return Err(self.denied(audit, why).await);
         }
         self.patient_record(actor, actor.role.default_purpose(), patient)
             .await
@@ -1640,7 +1638,9 @@ impl Registry {
     ) -> Result<Vec<SearchHit>, RegistryError> {
         let purpose = actor.role.default_purpose();
         if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
-            return Err(RegistryError::Denied(why));
+            let mut audit = audit_entry(actor, "search", purpose, "deny");
+            audit.detail = Some("portal duplicate check".into());
+            return Err(self.denied(audit, why).await);
         }
         let rec = normalize(&to_match_record(patient, std::iter::empty()));
         let mut hits = Vec::new();
@@ -1681,7 +1681,9 @@ impl Registry {
         today: NaiveDate,
     ) -> Result<(PatientId, IngestOutcome), RegistryError> {
         if let Decision::Deny(why) = decide(actor, Action::SubmitRecord, Purpose::Treatment, None) {
-            return Err(RegistryError::Denied(why));
+            let mut audit = audit_entry(actor, "portal_submit", Purpose::Treatment, "deny");
+            audit.detail = Some("register patient".into());
+            return Err(self.denied(audit, why).await);
         }
         if patient.birth_date.0 > today {
             return Err(invalid("The birth date is in the future"));

@@ -8,7 +8,7 @@ use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose, R
 use immunis_model::{Dated, OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
 use immunis_store::{name_key, AuditEntry, StoreError, StoredEvent, StoredObservation, Tx};
 
-use crate::consent::derive_state;
+use crate::consent::{derive_state, ConsentState};
 use crate::consolidate::{consolidate, refusals, ConsolidatedDose};
 use crate::{audit_entry, Registry, RegistryError};
 
@@ -116,6 +116,26 @@ fn facility_orgs(
     Ok(out)
 }
 
+/// The records of a merged cluster (`root` first) and the person's consent
+/// state. The consent history, not the last PD1 received, is the truth; in a
+/// merged cluster an objection filed on any of its records counts (the
+/// survivor's own history gives the date). Every reader of a person — a
+/// record read, a population scan, the research extract — takes it from
+/// here.
+pub(crate) fn cluster_and_consent(
+    tx: &mut Tx<'_>,
+    root: PatientId,
+) -> Result<(Vec<PatientId>, ConsentState), StoreError> {
+    let cluster = tx.cluster_of(root)?;
+    let mut consent = derive_state(&tx.consent_events(root)?);
+    for member in cluster.iter().filter(|m| **m != root) {
+        let c = derive_state(&tx.consent_events(*member)?);
+        consent.objection_active |= c.objection_active;
+        consent.events += c.events;
+    }
+    Ok((cluster, consent))
+}
+
 /// Loads a record and applies the access decision; `None` when the actor may
 /// not see this person at all.
 pub(crate) fn load_visible(
@@ -134,15 +154,7 @@ pub(crate) fn load_visible(
     let Some(stored) = tx.load_patient(id)? else {
         return Ok(None);
     };
-    // The consent history, not the last PD1 received, is the truth; in a
-    // merged cluster an objection filed on any of its records counts.
-    let cluster = tx.cluster_of(id)?;
-    let mut consent = derive_state(&tx.consent_events(id)?);
-    for member in cluster.iter().filter(|m| **m != id) {
-        let c = derive_state(&tx.consent_events(*member)?);
-        consent.objection_active |= c.objection_active;
-        consent.events += c.events;
-    }
+    let (cluster, consent) = cluster_and_consent(tx, id)?;
     let ctx = patient_context(tx, actor, id, &stored.patient, consent.objection_active)?;
     let decision = decide(actor, Action::ReadRecord, purpose, Some(ctx));
     if decision.is_denied() {
@@ -333,8 +345,8 @@ impl Registry {
         limit: usize,
     ) -> Result<(QueryOutcome, AuditEntry), RegistryError> {
         if let Decision::Deny(why) = decide(actor, Action::SearchPatients, purpose, None) {
-            self.audit_denied(actor, "search", purpose).await;
-            return Err(RegistryError::Denied(why));
+            let audit = audit_entry(actor, "search", purpose, "deny");
+            return Err(self.denied(audit, why).await);
         }
         let mut outcome = QueryOutcome::NotFound;
         let mut seen = Vec::new();
@@ -449,10 +461,5 @@ impl Registry {
         );
         audit.patient_ids = vec![id];
         Ok((rec, self.begin_audit(audit)))
-    }
-
-    async fn audit_denied(&self, actor: &Actor, action: &str, purpose: Purpose) {
-        let audit = audit_entry(actor, action, purpose, "deny");
-        let _ = self.append_audit(audit).await;
     }
 }

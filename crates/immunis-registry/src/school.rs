@@ -388,7 +388,9 @@ impl Registry {
     ) -> RegistryError {
         let mut audit = audit_entry(actor, action, Purpose::SchoolEntry, "deny");
         audit.patient_ids = vec![patient];
-        let _ = self.audit_now(vec![audit]);
+        if let Err(e) = self.audit_now(vec![audit]) {
+            return e;
+        }
         if why == "patient not found" {
             RegistryError::NotFound("patient".into())
         } else {
@@ -563,7 +565,7 @@ impl Registry {
         if let Err(why) = allowed {
             let mut audit = audit_entry(actor, "school_report", purpose, "deny");
             audit.detail = Some(format!("org {}", org.id.0));
-            let _ = self.audit_now(vec![audit]);
+            self.audit_now(vec![audit])?;
             return Err(RegistryError::Denied(why));
         }
         // What the school sees, also when an administrator asks.

@@ -170,4 +170,26 @@ RCP|I|5^RD&records&HL70126\r";
     step("school_report (objection: denied row)", &reg);
     let _ = reg.school_report(&denied, &rules, "School A", None, today);
     step("school_report (denied)", &reg);
+    // The portal's deny paths (issue 15: two were not audited).
+    let newcomer = immunis_model::Patient::new(
+        immunis_model::PersonName::parse("Okafor", "Ada").expect("name"),
+        immunis_model::BirthDate(chrono::NaiveDate::from_ymd_opt(2024, 5, 1).expect("date")),
+        immunis_model::Sex::Female,
+    );
+    let form = immunis_registry::portal::SearchForm {
+        family: Some("Rivera".into()),
+        ..Default::default()
+    };
+    let _ = reg.portal_search(&denied, &form, 10).await;
+    step("portal_search (denied)", &reg);
+    let r = reg.portal_duplicate_check(&denied, &newcomer).await;
+    assert!(r.is_err());
+    step("portal_duplicate_check (denied)", &reg);
+    let r = reg
+        .portal_register_patient(&nurse, None, newcomer.clone(), today)
+        .await;
+    assert!(r.is_err());
+    step("portal_register_patient (denied)", &reg);
+    let _ = reg.deidentified_extract(&fa);
+    step("deidentified_extract (denied)", &reg);
 }

@@ -384,11 +384,16 @@ impl<'a> Tx<'a> {
             "SELECT id, name, kind FROM organization WHERE name = $1 ORDER BY id LIMIT 1",
             &[name.into()],
         )?;
-        Ok(rows.pop().map(|mut r| Organization {
-            id: OrganizationId(int(&r, 0)),
-            name: text(&mut r, 1),
-            kind: OrganizationKind::parse(&text(&mut r, 2)).unwrap_or(OrganizationKind::Provider),
-        }))
+        rows.pop()
+            .map(|mut r| {
+                let id = OrganizationId(int(&r, 0));
+                Ok(Organization {
+                    id,
+                    name: text(&mut r, 1),
+                    kind: organization_kind(id, &text(&mut r, 2))?,
+                })
+            })
+            .transpose()
     }
 
     pub fn insert_facility(
@@ -423,8 +428,7 @@ impl<'a> Tx<'a> {
              JOIN organization o ON o.id = f.organization_id ORDER BY f.code",
             &[],
         )?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|mut r| {
                 let f = Facility {
                     id: FacilityId(int(&r, 0)),
@@ -435,12 +439,11 @@ impl<'a> Tx<'a> {
                 let o = Organization {
                     id: f.organization_id,
                     name: text(&mut r, 4),
-                    kind: OrganizationKind::parse(&text(&mut r, 5))
-                        .unwrap_or(OrganizationKind::Provider),
+                    kind: organization_kind(f.organization_id, &text(&mut r, 5))?,
                 };
-                (f, o)
+                Ok((f, o))
             })
-            .collect())
+            .collect()
     }
 
     pub fn insert_credential(
@@ -1063,4 +1066,15 @@ mod date_tests {
             assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
     }
+}
+
+/// The kind of a stored organization. An unknown kind is corruption and
+/// fails closed: the kind decides a user's role, so no default is safe.
+pub(crate) fn organization_kind(id: OrganizationId, raw: &str) -> Result<OrganizationKind> {
+    OrganizationKind::parse(raw).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "organization {} has the unknown kind {raw:?}",
+            id.0
+        ))
+    })
 }

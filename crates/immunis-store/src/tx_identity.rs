@@ -4,9 +4,9 @@
 //! registered client certificates. Same SQL on both backends.
 
 use chrono::NaiveDate;
-use immunis_model::{Organization, OrganizationId, OrganizationKind, PatientId};
+use immunis_model::{Organization, OrganizationId, PatientId};
 
-use crate::tx::{AuditEntry, AuditRecord};
+use crate::tx::{organization_kind, AuditEntry, AuditRecord};
 use crate::{now_millis, Result, StoreError, Tx, Value};
 
 /// What one consent event does to the objection to data sharing.
@@ -298,15 +298,16 @@ impl<'a> Tx<'a> {
         let rows = self
             .conn
             .query("SELECT id, name, kind FROM organization ORDER BY id", &[])?;
-        Ok(rows
-            .into_iter()
-            .map(|mut r| Organization {
-                id: OrganizationId(get_int(&r, 0)),
-                name: take_text(&mut r, 1),
-                kind: OrganizationKind::parse(&take_text(&mut r, 2))
-                    .unwrap_or(OrganizationKind::Provider),
+        rows.into_iter()
+            .map(|mut r| {
+                let id = OrganizationId(get_int(&r, 0));
+                Ok(Organization {
+                    id,
+                    name: take_text(&mut r, 1),
+                    kind: organization_kind(id, &take_text(&mut r, 2))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     pub fn find_organization(&mut self, id: OrganizationId) -> Result<Option<Organization>> {
@@ -314,12 +315,17 @@ impl<'a> Tx<'a> {
             "SELECT id, name, kind FROM organization WHERE id = $1",
             &[Value::Int(id.0)],
         )?;
-        Ok(rows.into_iter().next().map(|mut r| Organization {
-            id: OrganizationId(get_int(&r, 0)),
-            name: take_text(&mut r, 1),
-            kind: OrganizationKind::parse(&take_text(&mut r, 2))
-                .unwrap_or(OrganizationKind::Provider),
-        }))
+        rows.into_iter()
+            .next()
+            .map(|mut r| {
+                let id = OrganizationId(get_int(&r, 0));
+                Ok(Organization {
+                    id,
+                    name: take_text(&mut r, 1),
+                    kind: organization_kind(id, &take_text(&mut r, 2))?,
+                })
+            })
+            .transpose()
     }
 
     // ---- users ------------------------------------------------------------

@@ -120,6 +120,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         if demo {
             crate::commands::demo::prepare(&registry).await?;
         }
+        docs.prepare_keys(&registry)?;
         let server = immunis_server::start(registry.clone(), options).await?;
         docs.apply(
             &registry,
@@ -222,6 +223,7 @@ pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> R
     );
     let rt = runtime()?;
     let (mut aa, mut ae, mut ar) = (0u64, 0u64, 0u64);
+    let mut empty: Vec<&PathBuf> = Vec::new();
     for f in &files {
         let mut file =
             std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
@@ -278,12 +280,7 @@ pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> R
             bar.set_message(format!("{} messages", aa + ae + ar));
         }
         if found == 0 {
-            bar.suspend(|| {
-                eprintln!(
-                    "immunis: warning: {} holds no HL7 message (no MSH segment)",
-                    f.display()
-                )
-            });
+            empty.push(f);
         }
     }
     bar.finish_and_clear();
@@ -294,7 +291,19 @@ pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> R
         "imported {} messages: {aa} accepted, {ae} accepted with errors, {ar} rejected",
         aa + ae + ar
     );
-    Ok(ExitCode::SUCCESS)
+    // A file without a single message is an error a script must see (a
+    // file of good and bad messages has its ACKs and the summary above).
+    for f in &empty {
+        eprintln!(
+            "immunis: error: {} holds no HL7 message (no MSH segment): nothing was loaded from it",
+            f.display()
+        );
+    }
+    Ok(if empty.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn forecast(supporting_data: Option<PathBuf>) -> Result<ExitCode> {

@@ -159,6 +159,20 @@ impl DocumentArgs {
 
     /// Configures the registry before serving; `default_url` is the HTTP
     /// listener's URL, `channel` what [`DocumentArgs::code_channel`] made.
+    /// Before the listeners open: the key-encryption key, and the first
+    /// health-card signing key if the registry has none, so
+    /// `/.well-known/jwks.json` is never empty.
+    pub fn prepare_keys(&self, registry: &Registry) -> Result<()> {
+        registry.set_document_settings(DocumentSettings {
+            key_encryption_key: key_encryption_key()?,
+            ..Default::default()
+        });
+        if let Some(kid) = registry.ensure_signing_key()? {
+            tracing::info!("made the registry's first health-card signing key ({kid})");
+        }
+        Ok(())
+    }
+
     pub fn apply(
         &self,
         registry: &Registry,
