@@ -1029,6 +1029,17 @@ pub fn genesis() -> String {
     GENESIS.to_string()
 }
 
+/// The kind of a stored organization. An unknown kind is corruption and
+/// fails closed: the kind decides a user's role, so no default is safe.
+pub(crate) fn organization_kind(id: OrganizationId, raw: &str) -> Result<OrganizationKind> {
+    OrganizationKind::parse(raw).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "organization {} has the unknown kind {raw:?}",
+            id.0
+        ))
+    })
+}
+
 #[cfg(test)]
 mod date_tests {
     use super::{iso_date, parse_iso_date};
@@ -1066,15 +1077,4 @@ mod date_tests {
             assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
     }
-}
-
-/// The kind of a stored organization. An unknown kind is corruption and
-/// fails closed: the kind decides a user's role, so no default is safe.
-pub(crate) fn organization_kind(id: OrganizationId, raw: &str) -> Result<OrganizationKind> {
-    OrganizationKind::parse(raw).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "organization {} has the unknown kind {raw:?}",
-            id.0
-        ))
-    })
 }
