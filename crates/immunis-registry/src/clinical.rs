@@ -22,6 +22,9 @@ use crate::RegistryError;
 pub struct ClinicalData {
     engine: Engine,
     school_rules: Rules,
+    /// Per vaccine group with a declared season end: (group name, season
+    /// start, last day), worked out once (charts and Z42s ask per request).
+    season_ends: Vec<(String, NaiveDate, NaiveDate)>,
 }
 
 /// Something the registry's clinical data no longer covers.
@@ -102,9 +105,26 @@ impl ClinicalData {
     }
 
     pub fn new(data: SupportingData, school_rules: Rules) -> ClinicalData {
+        // The groups whose seasons all end, with the latest end: the ones
+        // `expired_seasons` can name on some day.
+        let season_ends = data
+            .expired_seasons(NaiveDate::MAX)
+            .into_iter()
+            .map(|e| {
+                (
+                    data.vaccine_groups
+                        .get(usize::from(e.vaccine_group))
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default(),
+                    e.season_start,
+                    e.last_day,
+                )
+            })
+            .collect();
         ClinicalData {
             engine: Engine::new(data),
             school_rules,
+            season_ends,
         }
     }
 
@@ -124,14 +144,13 @@ impl ClinicalData {
     /// What is out of date on `today`.
     pub fn currency(&self, today: NaiveDate) -> DataCurrency {
         let mut out_of_date: Vec<OutOfDate> = self
-            .engine
-            .data()
-            .expired_seasons(today)
-            .into_iter()
-            .map(|e| OutOfDate::Season {
-                vaccine_group: self.engine.vaccine_group_name(e.vaccine_group).to_string(),
-                season_start: e.season_start,
-                last_day: e.last_day,
+            .season_ends
+            .iter()
+            .filter(|(_, _, last)| *last < today)
+            .map(|(group, start, last)| OutOfDate::Season {
+                vaccine_group: group.clone(),
+                season_start: *start,
+                last_day: *last,
             })
             .collect();
         out_of_date.extend(school_requirements_outdated(&self.school_rules, today));
