@@ -20,7 +20,6 @@ use immunis_store::SigningKeyRecord;
 use rand_core::{OsRng, RngCore};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
-use crate::forecast::evaluate;
 use crate::query::{load_visible, PatientRecord};
 use crate::{audit_entry, Registry, RegistryError};
 
@@ -332,7 +331,8 @@ impl Registry {
         today: NaiveDate,
     ) -> RecordDocument {
         let engine = self.engine();
-        let ev = evaluate(engine, rec, today);
+        let assessed = self.assess(rec, today);
+        let ev = &assessed.evaluated;
         let n = rec.doses.len();
         let mut valid: Vec<BTreeSet<String>> = vec![BTreeSet::new(); n];
         let mut evaluated = vec![false; n];
@@ -394,20 +394,15 @@ impl Registry {
                 lot_number: e.lot_number.clone(),
             });
         }
-        let currency = self.data_currency(today);
-        let due = ev
-            .assessment
-            .vaccine_groups
-            .iter()
-            .filter_map(|g| {
-                let f = g.forecast.as_ref()?;
-                let group = engine.vaccine_group_name(g.group);
-                // Expired seasonal data: no forecast (the note says why).
-                if currency.expired_group(group).is_some() {
-                    return None;
-                }
+        let currency = &assessed.currency;
+        let due = assessed
+            .groups()
+            .filter_map(|ga| {
+                // Expired seasonal data gives no forecast (the note says why).
+                let f = ga.forecast()?;
+                let g = ga.result;
                 Some(DueInfo {
-                    group: group.to_string(),
+                    group: ga.name.to_string(),
                     status: g.status.as_str().to_string(),
                     dose_number: Some(f.dose_number),
                     earliest: Some(f.earliest),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use immunis_access::{Actor, Purpose};
-use immunis_cdsi::{DoseStatus, Engine, SeriesStatus as CdsiStatus};
+use immunis_cdsi::{DoseStatus, SeriesStatus as CdsiStatus};
 use immunis_hl7::{
     build_rsp_candidates, build_rsp_error, build_rsp_evaluated, build_rsp_history,
     build_rsp_not_found, build_rsp_too_many, interpret_qbp, AckCode, DoseEvaluation, ErrorCode,
@@ -14,8 +14,7 @@ use immunis_hl7::{
 };
 use immunis_model::{Code, PatientObservation};
 
-use crate::clinical::DataCurrency;
-use crate::forecast::{evaluate, EvaluatedRecord};
+use crate::assessment::{DueState, RecordAssessment};
 use crate::hl7::{reply_options, reply_without_changes, Inbound};
 use crate::query::{PatientQuery, PatientRecord, QueryOutcome};
 use crate::{Registry, RegistryError};
@@ -47,20 +46,12 @@ fn group_code(name: &str, representative: Option<&str>) -> Code {
     }
 }
 
-fn wire_status(
-    s: CdsiStatus,
-    past_due: Option<chrono::NaiveDate>,
-    today: chrono::NaiveDate,
-) -> SeriesStatus {
+/// The Z42's series status: from the assessment's one classifier.
+fn wire_status(s: CdsiStatus, state: DueState) -> SeriesStatus {
     match s {
         CdsiStatus::Complete => SeriesStatus::Complete,
-        CdsiStatus::NotComplete => {
-            if past_due.is_some_and(|d| d <= today) {
-                SeriesStatus::Overdue
-            } else {
-                SeriesStatus::OnSchedule
-            }
-        }
+        CdsiStatus::NotComplete if state == DueState::Overdue => SeriesStatus::Overdue,
+        CdsiStatus::NotComplete => SeriesStatus::OnSchedule,
         CdsiStatus::AgedOut => SeriesStatus::TooOld,
         other => SeriesStatus::Other(Code {
             code: other.as_str().to_string(),
@@ -71,18 +62,18 @@ fn wire_status(
 }
 
 fn evaluations_and_forecast(
-    engine: &Engine,
     record: &PatientRecord,
-    ev: &EvaluatedRecord,
-    currency: &DataCurrency,
+    assessed: &RecordAssessment,
 ) -> (Vec<Vec<DoseEvaluation>>, Forecast) {
+    let ev = &assessed.evaluated;
     let mut per_dose: Vec<Vec<DoseEvaluation>> = vec![Vec::new(); record.doses.len()];
     let mut recs = Vec::new();
-    for g in &ev.assessment.vaccine_groups {
+    for ga in assessed.groups() {
+        let g = ga.result;
         if g.status == CdsiStatus::NotRecommended {
             continue;
         }
-        let name = engine.vaccine_group_name(g.group);
+        let name = ga.name;
         let representative = g
             .forecast
             .as_ref()
@@ -128,23 +119,20 @@ fn evaluations_and_forecast(
         }
         // A group whose seasonal data is over gets no recommendation (the
         // data's "not recommended" would be an answer for a past season).
-        if currency.expired_group(name).is_some() {
+        if ga.season_ended.is_some() {
             continue;
         }
+        let f = ga.forecast();
         recs.push(Recommendation {
             vaccine_group: code,
             series_name: None,
-            dose_number: g.forecast.as_ref().map(|f| u32::from(f.dose_number)),
+            dose_number: f.map(|f| u32::from(f.dose_number)),
             doses_in_series: None,
-            earliest: g.forecast.as_ref().map(|f| f.earliest),
-            due: g.forecast.as_ref().map(|f| f.recommended),
-            overdue: g.forecast.as_ref().and_then(|f| f.past_due),
-            latest: g.forecast.as_ref().and_then(|f| f.latest),
-            status: wire_status(
-                g.status,
-                g.forecast.as_ref().and_then(|f| f.past_due),
-                ev.assessed_on,
-            ),
+            earliest: f.map(|f| f.earliest),
+            due: f.map(|f| f.recommended),
+            overdue: f.and_then(|f| f.past_due),
+            latest: f.and_then(|f| f.latest),
+            status: wire_status(g.status, ga.state),
         });
     }
     (per_dose, Forecast::acip(ev.assessed_on, recs))
@@ -193,10 +181,9 @@ fn build_found(
             build_rsp_history(echo, &wire, &issues, &opts)
         }
         QueryProfile::Z44 => {
-            let ev = evaluate(reg.engine(), rec, crate::hl7::today());
-            let currency = reg.data_currency(ev.assessed_on);
-            let (mut per_dose, mut forecast) =
-                evaluations_and_forecast(reg.engine(), rec, &ev, &currency);
+            let assessed = reg.assess(rec, crate::hl7::today());
+            let currency = &assessed.currency;
+            let (mut per_dose, mut forecast) = evaluations_and_forecast(rec, &assessed);
             let warnings = currency.forecast_warnings();
             forecast.notes.push(format!(
                 "Evaluated and forecast with CDC CDSi supporting data {}",

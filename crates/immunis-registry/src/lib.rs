@@ -4,6 +4,7 @@
 //! goes through the group-commit writer for anything that changes data.
 #![forbid(unsafe_code)]
 
+pub mod assessment;
 pub mod audit;
 mod audit_spool;
 pub mod auth;

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use immunis_access::{decide, Action, Actor, Decision, Purpose, Role};
-use immunis_cdsi::{DoseStatus, SeriesStatus};
+use immunis_cdsi::DoseStatus;
 use immunis_matching::{normalize, Field, Level, Outcome};
 use immunis_model::{
     Code, CompletionStatus, Cvx, DoseAction, DoseReport, Facility, InformationSource, Mvx,
@@ -30,7 +30,6 @@ use immunis_store::{name_key, DoseChange, JournalEntry, NewDoseChange, NewLot, S
 pub use immunis_store::{DoseChange as PortalDoseChange, FacilityLot};
 
 use crate::clinical::DataCurrency;
-use crate::forecast::evaluate;
 use crate::ingest::{apply_submission, DoseOutcome, IngestOutcome};
 use crate::linkage::{query_record, to_match_record, Linker};
 use crate::matching::{MatchDecision, PatientMatcher};
@@ -437,38 +436,7 @@ fn score(
 
 // ----------------------------------------------------------------- chart --
 
-/// Where a vaccine group stands, in the words a nurse scans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DueState {
-    /// Past the past-due date.
-    Overdue,
-    /// At or past the recommended date.
-    DueNow,
-    /// Past the earliest date, before the recommended one.
-    CanGive,
-    /// Not yet.
-    Upcoming,
-    /// Nothing more needed (complete, immune, aged out, not recommended).
-    Done,
-    /// Contraindicated.
-    Contraindicated,
-    /// The CDC schedule data's season for this group is over: no answer.
-    DataOutOfDate,
-}
-
-impl DueState {
-    pub fn label(self) -> &'static str {
-        match self {
-            DueState::Overdue => "Overdue",
-            DueState::DueNow => "Due now",
-            DueState::CanGive => "Can be given now",
-            DueState::Upcoming => "Not yet due",
-            DueState::Done => "Up to date",
-            DueState::Contraindicated => "Contraindicated",
-            DueState::DataOutOfDate => "Cannot be assessed: schedule data out of date",
-        }
-    }
-}
+pub use crate::assessment::DueState;
 
 /// The next dose of a vaccine group.
 #[derive(Debug, Clone)]
@@ -545,20 +513,6 @@ impl Chart {
             .filter(|g| matches!(g.state, DueState::Upcoming | DueState::CanGive))
             .filter(|g| g.next.is_some())
             .min_by_key(|g| g.next.as_ref().map(|n| n.recommended))
-    }
-}
-
-fn due_state(status: SeriesStatus, next: Option<&NextDose>, today: NaiveDate) -> DueState {
-    match status {
-        SeriesStatus::Contraindicated => DueState::Contraindicated,
-        SeriesStatus::NotComplete => match next {
-            Some(n) if n.past_due.is_some_and(|p| p <= today) => DueState::Overdue,
-            Some(n) if n.recommended <= today => DueState::DueNow,
-            Some(n) if n.earliest <= today => DueState::CanGive,
-            Some(_) => DueState::Upcoming,
-            None => DueState::Done,
-        },
-        _ => DueState::Done,
     }
 }
 
@@ -687,8 +641,8 @@ fn build_chart(
     today: NaiveDate,
 ) -> Chart {
     let engine = reg.engine();
-    let ev = evaluate(engine, &record, today);
-    let currency = reg.data_currency(ev.assessed_on);
+    let assessed = reg.assess(&record, today);
+    let ev = &assessed.evaluated;
     let codes = reg.codes();
     let dose_view = |i: usize| -> Option<DoseView> {
         let d = record.doses.get(i)?;
@@ -724,8 +678,9 @@ fn build_chart(
     };
     let mut shown = vec![false; record.doses.len()];
     let mut groups = Vec::new();
-    for g in &ev.assessment.vaccine_groups {
-        let next = g.forecast.as_ref().map(|f| NextDose {
+    for ga in assessed.groups() {
+        let g = ga.result;
+        let next = ga.forecast().map(|f| NextDose {
             dose_number: f.dose_number,
             earliest: f.earliest,
             recommended: f.recommended,
@@ -774,28 +729,20 @@ fn build_chart(
             }
         }
         doses.sort_by_key(|d| (d.date, d.index));
-        let name = engine.vaccine_group_name(g.group).to_string();
-        let (state, status, next) = match currency.expired_group(&name) {
-            // Expired seasonal data answers "not recommended" for the
-            // season it no longer covers: show no answer at all.
-            Some(last) => (
-                DueState::DataOutOfDate,
-                format!(
-                    "Cannot be assessed: the CDC schedule data's season ended {}",
-                    last.format("%b %-d, %Y")
-                ),
-                None,
+        // Expired seasonal data answers "not recommended" for the season it
+        // no longer covers: the assessment gives no forecast, the status
+        // says why.
+        let status = match ga.season_ended {
+            Some(last) => format!(
+                "Cannot be assessed: the CDC schedule data's season ended {}",
+                last.format("%b %-d, %Y")
             ),
-            None => (
-                due_state(g.status, next.as_ref(), today),
-                g.status.as_str().to_string(),
-                next,
-            ),
+            None => g.status.as_str().to_string(),
         };
         groups.push(GroupView {
-            name,
+            name: ga.name.to_string(),
             status,
-            state,
+            state: ga.state,
             next,
             doses,
         });
@@ -810,7 +757,7 @@ fn build_chart(
         other_doses,
         changes,
         assessed_on: ev.assessed_on,
-        currency,
+        currency: assessed.currency.clone(),
     }
 }
 
@@ -1896,27 +1843,5 @@ mod tests {
         assert!(!is_portal_source("12-1"));
         assert!(!is_portal_source("Px-1"));
         assert!(!is_portal_source("P1-"));
-    }
-
-    #[test]
-    fn due_states_in_plain_words() {
-        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).expect("valid literal");
-        let next = NextDose {
-            dose_number: 2,
-            earliest: d(3, 1),
-            recommended: d(4, 1),
-            past_due: Some(d(5, 1)),
-            latest: None,
-            vaccines: Vec::new(),
-        };
-        let s = |today| due_state(SeriesStatus::NotComplete, Some(&next), today);
-        assert_eq!(s(d(2, 1)), DueState::Upcoming);
-        assert_eq!(s(d(3, 15)), DueState::CanGive);
-        assert_eq!(s(d(4, 1)), DueState::DueNow);
-        assert_eq!(s(d(5, 1)), DueState::Overdue);
-        assert_eq!(
-            due_state(SeriesStatus::Complete, None, d(1, 1)),
-            DueState::Done
-        );
     }
 }

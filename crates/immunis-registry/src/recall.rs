@@ -20,7 +20,7 @@ use immunis_cdsi::VaccineGroupId;
 use immunis_model::{OrganizationId, PatientId, RegistryStatus};
 use immunis_store::StoreError;
 
-use crate::forecast::evaluate;
+use crate::assessment::DueState;
 use crate::query::{load_visible, PatientRecord};
 use crate::{audit_entry, Registry, RegistryError};
 
@@ -388,19 +388,22 @@ impl Registry {
         if pref.opted_out {
             return Outcome::OptedOut;
         }
-        let evaluated = evaluate(self.engine(), rec, criteria.as_of);
+        let assessed = self.assess(rec, criteria.as_of);
         let window_end = criteria
             .due_within_days
             .map(|d| criteria.as_of + chrono::Duration::days(i64::from(d)));
         let name = p.legal_name();
         let address = p.addresses.first();
         let mut rows = Vec::new();
-        for g in &evaluated.assessment.vaccine_groups {
+        for ga in assessed.groups() {
+            let g = ga.result;
             if !groups.is_empty() && !groups.contains(&g.group) {
                 continue;
             }
-            let Some(f) = &g.forecast else { continue };
-            let status = if f.past_due.is_some_and(|d| d <= criteria.as_of) {
+            // No forecast for a group whose seasonal data is over: nobody
+            // is recalled on data the registry knows is out of date.
+            let Some(f) = ga.forecast() else { continue };
+            let status = if ga.state == DueState::Overdue {
                 RecallStatus::Overdue
             } else if window_end.is_some_and(|end| f.recommended <= end) {
                 RecallStatus::Due
