@@ -14,8 +14,6 @@
 //! ordinary logs never carry the details.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,11 +27,6 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::AuthError;
 use crate::{audit_entry, Registry, RegistryError};
-
-pub mod channels;
-pub use channels::{
-    ChannelConfigError, RoutingChannel, SmtpChannel, SmtpConfig, WebhookSmsChannel,
-};
 
 /// Limits of consumer access.
 #[derive(Debug, Clone)]
@@ -98,80 +91,6 @@ pub trait CodeChannel: Send + Sync {
         true
     }
     fn deliver(&self, d: &Delivery) -> Result<(), String>;
-}
-
-/// Development and test channel: each message becomes a JSON file in a directory.
-pub struct OutboxChannel {
-    pub dir: PathBuf,
-}
-
-impl CodeChannel for OutboxChannel {
-    fn name(&self) -> &'static str {
-        "outbox"
-    }
-
-    fn deliver(&self, d: &Delivery) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
-        let mut rnd = [0u8; 6];
-        OsRng.fill_bytes(&mut rnd);
-        let name = format!(
-            "{}-{}.json",
-            now_millis(),
-            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let msg = serde_json::json!({
-            "channel": d.kind.as_str(),
-            "to": d.to,
-            "subject": d.subject,
-            "body": d.body,
-        });
-        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        f.write_all(msg.to_string().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, self.dir.join(name)).map_err(|e| e.to_string())
-    }
-}
-
-/// Production channel: runs an operator-configured program per message —
-/// e.g. `sendmail -t` behind a wrapper for e-mail through the operator's
-/// SMTP relay, or a `curl` call to the SMS gateway's webhook. The program
-/// gets `IMMUNIS_CHANNEL` (sms|email), `IMMUNIS_TO`, `IMMUNIS_SUBJECT`
-/// in its environment and the message body on stdin; exit status 0 means sent.
-pub struct CommandChannel {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-}
-
-impl CodeChannel for CommandChannel {
-    fn name(&self) -> &'static str {
-        "command"
-    }
-
-    fn deliver(&self, d: &Delivery) -> Result<(), String> {
-        let mut child = std::process::Command::new(&self.program)
-            .args(&self.args)
-            .env("IMMUNIS_CHANNEL", d.kind.as_str())
-            .env("IMMUNIS_TO", &d.to)
-            .env("IMMUNIS_SUBJECT", &d.subject)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run the delivery command: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(d.body.as_bytes())
-                .map_err(|e| e.to_string())?;
-        }
-        let status = child.wait().map_err(|e| e.to_string())?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("the delivery command exited with {status}"))
-        }
-    }
 }
 
 /// What a person types to ask for their record.

@@ -13,7 +13,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use chrono::NaiveDate;
 use immunis_model::{OrganizationKind, PatientId};
-use immunis_registry::consumer::{OutboxChannel, RecordRequest, RequestOutcome};
+use immunis_registry::consumer::{
+    CodeChannel, ContactKind, Delivery, RecordRequest, RequestOutcome,
+};
+
+/// Keeps what would be delivered (the operator's channels are adapters in
+/// `immunis-channels`).
+#[derive(Default)]
+struct CaptureChannel {
+    sent: std::sync::Mutex<Vec<Delivery>>,
+}
+
+impl CodeChannel for CaptureChannel {
+    fn name(&self) -> &'static str {
+        "capture"
+    }
+
+    fn deliver(&self, d: &Delivery) -> Result<(), String> {
+        self.sent
+            .lock()
+            .map_err(|_| "poisoned".to_string())?
+            .push(d.clone());
+        Ok(())
+    }
+}
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, DocumentSettings, Purpose, Registry, RegistryError};
 use immunis_store::ConsentKind;
@@ -163,25 +186,15 @@ async fn documents_follow_access_and_objection_and_are_audited() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consumer_codes_sessions_and_key_rotation() {
-    let (dir, reg) = setup().await;
-    let outbox = dir.path().join("outbox");
-    reg.set_code_channel(Arc::new(OutboxChannel {
-        dir: outbox.clone(),
-    }));
+    let (_dir, reg) = setup().await;
+    let channel = Arc::new(CaptureChannel::default());
+    reg.set_code_channel(channel.clone());
     reg.set_consumer_policy(immunis_registry::consumer::ConsumerPolicy {
         response_floor: std::time::Duration::from_millis(50),
         ..Default::default()
     });
     let dob = NaiveDate::from_ymd_opt(2023, 2, 14).expect("date");
-    let files = || {
-        std::fs::read_dir(&outbox)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    };
+    let files = || channel.sent.lock().map(|v| v.clone()).unwrap_or_default();
     let ask = |given: &str, contact: &str| RecordRequest {
         given: given.into(),
         family: "RIVERA".into(),
@@ -212,10 +225,8 @@ async fn consumer_codes_sessions_and_key_rotation() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(sent.len(), 1, "only the matching request sends a code");
-    let msg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&sent[0]).expect("read")).expect("json");
-    assert_eq!(msg["channel"], "sms");
-    let body = msg["body"].as_str().expect("body");
+    assert_eq!(sent[0].kind, ContactKind::Sms);
+    let body = sent[0].body.as_str();
     let code: String = body
         .split_whitespace()
         .find(|w| {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use immunis_registry::consumer::{
+use immunis_channels::{
     CodeChannel, CommandChannel, OutboxChannel, RoutingChannel, SmtpChannel, SmtpConfig,
     WebhookSmsChannel,
 };

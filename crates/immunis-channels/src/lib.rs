@@ -1,6 +1,10 @@
-//! The operator's channels for one-time codes: e-mail through an SMTP server
-//! (`lettre`), SMS through the gateway's HTTPS webhook (`ureq`), and a
-//! router that sends each kind of contact to its own channel.
+//! `immunis-channels`: the operator's ways to deliver one-time codes for
+//! "My immunization record" — adapters behind the application's
+//! [`CodeChannel`] seam, kept out of the application crate so it links no
+//! SMTP, HTTP client or TLS stack: e-mail through an SMTP server (`lettre`),
+//! SMS through the gateway's HTTPS webhook (`ureq`), a router that sends
+//! each kind of contact to its own channel, an operator's program per
+//! message, and (development) an outbox directory of JSON files.
 //!
 //! Both run on a blocking thread apart from the request's answer (see
 //! `consumer_request`), with a send timeout, so a slow server delays nothing
@@ -18,7 +22,11 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::{CodeChannel, ContactKind, Delivery};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use immunis_registry::consumer::{CodeChannel, ContactKind, Delivery};
+use rand_core::{OsRng, RngCore};
 
 /// A channel the operator configured that cannot work as given (a startup error).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -412,6 +420,82 @@ impl CodeChannel for RoutingChannel {
                 "no channel is configured for {} codes",
                 d.kind.as_str()
             )),
+        }
+    }
+}
+
+/// Development and test channel: each message becomes a JSON file in a directory.
+pub struct OutboxChannel {
+    pub dir: PathBuf,
+}
+
+impl CodeChannel for OutboxChannel {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+
+    fn deliver(&self, d: &Delivery) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
+        let mut rnd = [0u8; 6];
+        OsRng.fill_bytes(&mut rnd);
+        let name = format!(
+            "{}-{}.json",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let msg = serde_json::json!({
+            "channel": d.kind.as_str(),
+            "to": d.to,
+            "subject": d.subject,
+            "body": d.body,
+        });
+        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+        f.write_all(msg.to_string().as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, self.dir.join(name)).map_err(|e| e.to_string())
+    }
+}
+
+/// Production channel: runs an operator-configured program per message —
+/// e.g. `sendmail -t` behind a wrapper for e-mail through the operator's
+/// SMTP relay, or a `curl` call to the SMS gateway's webhook. The program
+/// gets `IMMUNIS_CHANNEL` (sms|email), `IMMUNIS_TO`, `IMMUNIS_SUBJECT`
+/// in its environment and the message body on stdin; exit status 0 means sent.
+pub struct CommandChannel {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl CodeChannel for CommandChannel {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn deliver(&self, d: &Delivery) -> Result<(), String> {
+        let mut child = std::process::Command::new(&self.program)
+            .args(&self.args)
+            .env("IMMUNIS_CHANNEL", d.kind.as_str())
+            .env("IMMUNIS_TO", &d.to)
+            .env("IMMUNIS_SUBJECT", &d.subject)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run the delivery command: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(d.body.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("the delivery command exited with {status}"))
         }
     }
 }
