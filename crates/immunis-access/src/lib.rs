@@ -2,11 +2,15 @@
 //! consent state) → allow / allow-filtered / deny, with the reason.
 //!
 //! Pure: no I/O, no clock. The registry calls [`decide`] before every read or
-//! write of patient data and records the decision in the audit trail; no other
-//! crate makes access decisions.
+//! write of patient data and records the decision in the audit trail, and
+//! [`redact`] (in `redact.rs`) applies a decision to the record read; no
+//! other crate makes access decisions or trims what a decision hides.
 #![forbid(unsafe_code)]
 
 use immunis_model::OrganizationId;
+
+pub mod redact;
+pub use redact::{redact, ItemFacts, RecordView, Redacted};
 
 /// The kind of party acting, from the MIIS fact sheet's list of who may see data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use immunis_access::{decide, Action, Actor, Decision, PatientContext, Purpose, Role};
+use immunis_access::{
+    decide, redact, Action, Actor, Decision, ItemFacts, PatientContext, Purpose, RecordView,
+    Redacted, Role,
+};
 use immunis_model::{Dated, OrganizationId, Patient, PatientId, PatientIdentifier, Sex};
 use immunis_store::{name_key, AuditEntry, StoreError, StoredEvent, StoredObservation, Tx};
 
@@ -104,9 +107,8 @@ pub(crate) fn patient_context(
 
 fn facility_orgs(
     tx: &mut Tx<'_>,
-    events: &[StoredEvent],
+    codes: BTreeSet<&str>,
 ) -> Result<HashMap<String, OrganizationId>, StoreError> {
-    let codes: BTreeSet<&str> = events.iter().map(|e| e.facility_code.as_str()).collect();
     let mut out = HashMap::new();
     for c in codes {
         if let Some(f) = tx.find_facility(c)? {
@@ -183,49 +185,40 @@ pub(crate) fn load_visible(
             effective: consent.since,
         });
     }
-    let restricted = match decision {
-        Decision::Deny(_) => return Ok(None),
-        Decision::Allow => false,
-        Decision::AllowSchoolEntryOnly => {
-            // School-entry data only: the core demographics and the doses.
-            let mut core = Patient::new(
-                patient.legal_name().clone(),
-                patient.birth_date,
-                patient.sex,
-            );
-            core.protection = patient.protection.clone();
-            patient = core;
-            // Evidence of immunity (serology, verified disease history) is
-            // school-entry data (105 CMR 220.500(C)(3)); contraindications,
-            // reactions and risk indications are not.
-            observations.retain(|o| {
-                o.observation.kind == immunis_model::ObservationKind::EvidenceOfImmunity
-            });
-            events.retain(|e| e.event.completion != immunis_model::CompletionStatus::Refused);
-            false
-        }
-        Decision::AllowOwnOrganizationOnly => {
-            let orgs = facility_orgs(tx, &events)?;
-            let own = |code: &str| {
-                actor.organization.is_some() && orgs.get(code).copied() == actor.organization
-            };
-            events.retain(|e| own(&e.facility_code));
-            observations.retain(|o| own(&o.facility_code));
-            if events.is_empty() {
-                // The provider gave nothing: under the objection nothing is shared.
-                return Ok(None);
-            }
-            // Other providers' demographics are not shared: keep the core only.
-            let mut core = Patient::new(
-                patient.legal_name().clone(),
-                patient.birth_date,
-                patient.sex,
-            );
-            core.protection = patient.protection.clone();
-            patient = core;
-            true
-        }
+    // What the decision hides is decided by the policy crate: the record's
+    // rows go there with the facts it needs (who recorded each, what kind).
+    let mut codes: BTreeSet<&str> = events.iter().map(|e| e.facility_code.as_str()).collect();
+    codes.extend(observations.iter().map(|o| o.facility_code.as_str()));
+    let orgs = facility_orgs(tx, codes)?;
+    let owner = |code: &str| orgs.get(code).copied();
+    let view = RecordView {
+        patient,
+        events,
+        observations,
     };
+    let Some(Redacted { view, restricted }) = redact(
+        decision,
+        actor,
+        view,
+        |e: &StoredEvent| ItemFacts {
+            owner: owner(&e.facility_code),
+            refusal: e.event.completion == immunis_model::CompletionStatus::Refused,
+            evidence_of_immunity: false,
+        },
+        |o: &StoredObservation| ItemFacts {
+            owner: owner(&o.facility_code),
+            refusal: false,
+            evidence_of_immunity: o.observation.kind
+                == immunis_model::ObservationKind::EvidenceOfImmunity,
+        },
+    ) else {
+        return Ok(None);
+    };
+    let RecordView {
+        patient,
+        events,
+        observations,
+    } = view;
     let doses = consolidate(reg.codes(), &events);
     let refused = refusals(&events).into_iter().cloned().collect();
     Ok(Some(PatientRecord {
