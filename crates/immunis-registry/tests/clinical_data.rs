@@ -5,6 +5,8 @@
 //! again; the school report warns when the requirements are for an earlier
 //! school year; the Z42 names the release it was computed with.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -13,9 +15,7 @@ use immunis_model::OrganizationKind;
 use immunis_registry::clinical::ClinicalData;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::portal::DueState;
-use immunis_registry::{
-    console_admin, PatientQuery, ProbabilisticMatcher, Purpose, QueryOutcome, Registry,
-};
+use immunis_registry::{console_admin, ProbabilisticMatcher, Purpose, Registry};
 use immunis_schools::Rules;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -70,37 +70,12 @@ async fn registry(clinical: ClinicalData) -> (Arc<Registry>, tempfile::TempDir) 
     let admin = console_admin();
     reg.register_facility(&admin, "Peds", OrganizationKind::Provider, "PEDS", "Peds")
         .expect("facility");
-    let actor = reg.facility_actor("PEDS", None).expect("facility actor");
-    let inbound = Inbound {
-        transport: "test",
-        remote_addr: None,
-    };
-    let ack = process_message(
-        &reg,
-        &Submitter::Authenticated(actor),
-        VXU.as_bytes(),
-        &inbound,
-    )
-    .await;
-    assert!(String::from_utf8_lossy(&ack).contains("MSA|AA"));
+    support::submit_as(&reg, "PEDS", VXU).await;
     (reg, dir)
 }
 
 async fn patient(reg: &Registry) -> immunis_model::PatientId {
-    let q = PatientQuery {
-        family: Some("Okafor".into()),
-        given: Some("Amara".into()),
-        birth_date: Some(d(2024, 1, 15)),
-        ..Default::default()
-    };
-    match reg
-        .find_patients(&console_admin(), Purpose::Administration, &q, 5)
-        .await
-        .expect("find")
-    {
-        QueryOutcome::Found(r) => r.id,
-        other => panic!("expected one person, got {other:?}"),
-    }
+    support::find_one(reg, "Okafor", "Amara", d(2024, 1, 15)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

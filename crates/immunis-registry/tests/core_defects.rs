@@ -4,12 +4,13 @@
 //! absorbed records' doses; a corrupt organization kind fails closed; deny
 //! paths are audited.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use immunis_model::{OrganizationKind, PatientId};
-use immunis_registry::hl7::{process_message, Inbound, Submitter};
-use immunis_registry::{console_admin, ConsentKind, PatientQuery, Purpose, QueryOutcome, Registry};
+use immunis_registry::{console_admin, ConsentKind, Purpose, Registry};
 
 fn vxu(
     ctrl: &str,
@@ -49,36 +50,11 @@ async fn env() -> Env {
 }
 
 async fn submit(reg: &Registry, msg: &str) {
-    let actor = reg.facility_actor("FA", None).expect("facility actor");
-    let inbound = Inbound {
-        transport: "test",
-        remote_addr: None,
-    };
-    let ack = process_message(
-        reg,
-        &Submitter::Authenticated(actor),
-        msg.as_bytes(),
-        &inbound,
-    )
-    .await;
-    assert!(String::from_utf8_lossy(&ack).contains("MSA|AA"));
+    support::submit_as(reg, "FA", msg).await;
 }
 
 async fn find(reg: &Registry, family: &str, given: &str, dob: NaiveDate) -> PatientId {
-    let q = PatientQuery {
-        family: Some(family.into()),
-        given: Some(given.into()),
-        birth_date: Some(dob),
-        ..Default::default()
-    };
-    match reg
-        .find_patients(&console_admin(), Purpose::Administration, &q, 5)
-        .await
-        .expect("find")
-    {
-        QueryOutcome::Found(r) => r.id,
-        other => panic!("expected one person, got {other:?}"),
-    }
+    support::find_one(reg, family, given, dob).await
 }
 
 /// Two records of one child, kept apart by the matcher (different names),

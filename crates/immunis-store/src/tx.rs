@@ -384,16 +384,7 @@ impl<'a> Tx<'a> {
             "SELECT id, name, kind FROM organization WHERE name = $1 ORDER BY id LIMIT 1",
             &[name.into()],
         )?;
-        rows.pop()
-            .map(|mut r| {
-                let id = OrganizationId(int(&r, 0));
-                Ok(Organization {
-                    id,
-                    name: text(&mut r, 1),
-                    kind: organization_kind(id, &text(&mut r, 2))?,
-                })
-            })
-            .transpose()
+        rows.pop().map(|mut r| organization_row(&mut r)).transpose()
     }
 
     pub fn insert_facility(
@@ -1027,6 +1018,16 @@ pub fn verify_chain(
 /// The chain's starting hash.
 pub fn genesis() -> String {
     GENESIS.to_string()
+}
+
+/// An organization from a row `id, name, kind`.
+pub(crate) fn organization_row(r: &mut [Value]) -> Result<Organization> {
+    let id = OrganizationId(int(r, 0));
+    Ok(Organization {
+        id,
+        name: text(r, 1),
+        kind: organization_kind(id, &text(r, 2))?,
+    })
 }
 
 /// The kind of a stored organization. An unknown kind is corruption and

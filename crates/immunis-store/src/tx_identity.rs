@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use immunis_model::{Organization, OrganizationId, PatientId};
 
-use crate::tx::{organization_kind, AuditEntry, AuditRecord};
+use crate::tx::{organization_row, AuditEntry, AuditRecord};
 use crate::{now_millis, Result, StoreError, Tx, Value};
 
 /// What one consent event does to the objection to data sharing.
@@ -299,14 +299,7 @@ impl<'a> Tx<'a> {
             .conn
             .query("SELECT id, name, kind FROM organization ORDER BY id", &[])?;
         rows.into_iter()
-            .map(|mut r| {
-                let id = OrganizationId(get_int(&r, 0));
-                Ok(Organization {
-                    id,
-                    name: take_text(&mut r, 1),
-                    kind: organization_kind(id, &take_text(&mut r, 2))?,
-                })
-            })
+            .map(|mut r| organization_row(&mut r))
             .collect()
     }
 
@@ -317,14 +310,7 @@ impl<'a> Tx<'a> {
         )?;
         rows.into_iter()
             .next()
-            .map(|mut r| {
-                let id = OrganizationId(get_int(&r, 0));
-                Ok(Organization {
-                    id,
-                    name: take_text(&mut r, 1),
-                    kind: organization_kind(id, &take_text(&mut r, 2))?,
-                })
-            })
+            .map(|mut r| organization_row(&mut r))
             .transpose()
     }
 

@@ -588,6 +588,38 @@ async fn bad_input_gets_a_form_error_never_a_500() {
     assert_eq!(p.status, StatusCode::FORBIDDEN);
 }
 
+/// Adds a lot to the logged-in user's inventory and returns its option
+/// value in the dose form.
+async fn add_lot(b: &mut Browser, chart: &str, csrf: &str, lot: &[(&str, &str)]) -> String {
+    let mut form = vec![("_csrf", csrf)];
+    form.extend_from_slice(lot);
+    let p = b.post("/portal/lots", &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let number = lot
+        .iter()
+        .find(|(k, _)| *k == "lot_number")
+        .map(|(_, v)| *v)
+        .expect("a lot number");
+    let dose_form = b.get(&format!("{chart}/doses/new")).await;
+    dose_form
+        .body
+        .split("option value=\"")
+        .skip(1)
+        .find(|s| s.contains(number))
+        .and_then(|s| s.split('"').next())
+        .expect("lot option")
+        .to_string()
+}
+
+/// The source id of the first dose the chart offers to correct.
+fn editable_source(chart_body: &str) -> String {
+    chart_body
+        .split("/doses/")
+        .skip(1)
+        .find_map(|s| s.split_once("/edit").map(|(a, _)| a.to_string()))
+        .expect("an editable dose")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dose_is_recorded_corrected_and_deleted_with_its_history() {
     let h = harness().await;
@@ -595,32 +627,21 @@ async fn a_dose_is_recorded_corrected_and_deleted_with_its_history() {
     let chart = format!("/portal/patients/{}", h.patient.0);
     let csrf = b.get(&chart).await.csrf();
     // A lot in the inventory fills the dose's details.
-    let p = b
-        .post(
-            "/portal/lots",
-            &[
-                ("_csrf", &csrf),
-                ("cvx", "10"),
-                ("lot_number", "IPV-77"),
-                ("mvx", "PMC"),
-                ("expiration", "2099-01-01"),
-                ("route", "C28161"),
-            ],
-        )
-        .await;
-    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let lot_value = add_lot(
+        &mut b,
+        &chart,
+        &csrf,
+        &[
+            ("cvx", "10"),
+            ("lot_number", "IPV-77"),
+            ("mvx", "PMC"),
+            ("expiration", "2099-01-01"),
+            ("route", "C28161"),
+        ],
+    )
+    .await;
     let lots = b.get("/portal/lots").await;
     assert!(lots.body.contains("IPV-77"));
-    let marker = "option value=\"";
-    let dose_form = b.get(&format!("{chart}/doses/new")).await;
-    let lot_value = dose_form
-        .body
-        .split(marker)
-        .skip(1)
-        .find(|s| s.contains("IPV-77"))
-        .and_then(|s| s.split('"').next())
-        .expect("lot option")
-        .to_string();
     let p = b
         .post(
             &format!("{chart}/doses/new"),
@@ -635,12 +656,7 @@ async fn a_dose_is_recorded_corrected_and_deleted_with_its_history() {
     let page = b.get(&chart).await;
     assert!(page.body.contains("IPV-77"));
     // The dose is editable by its portal source id.
-    let source = page
-        .body
-        .split("/doses/")
-        .skip(1)
-        .find_map(|s| s.split_once("/edit").map(|(a, _)| a.to_string()))
-        .expect("an editable dose");
+    let source = editable_source(&page.body);
     assert!(source.starts_with('P'));
     let edit = b.get(&format!("{chart}/doses/{source}/edit")).await;
     assert_eq!(edit.status, StatusCode::OK);
@@ -777,31 +793,21 @@ async fn a_correction_keeps_every_detail_and_an_unchanged_save_makes_no_version(
     let mut b = logged_in(&h, "nurse-a").await;
     let chart = format!("/portal/patients/{}", h.patient.0);
     let csrf = b.get(&chart).await.csrf();
-    let p = b
-        .post(
-            "/portal/lots",
-            &[
-                ("_csrf", &csrf),
-                ("cvx", "10"),
-                ("lot_number", "IPV-90"),
-                ("mvx", "PMC"),
-                ("expiration", "2099-01-01"),
-                ("route", "C28161"),
-                ("site", "LT"),
-                ("amount_ml", "0.5"),
-            ],
-        )
-        .await;
-    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-    let dose_form = b.get(&format!("{chart}/doses/new")).await;
-    let lot_value = dose_form
-        .body
-        .split("option value=\"")
-        .skip(1)
-        .find(|s| s.contains("IPV-90"))
-        .and_then(|s| s.split('"').next())
-        .expect("lot option")
-        .to_string();
+    let lot_value = add_lot(
+        &mut b,
+        &chart,
+        &csrf,
+        &[
+            ("cvx", "10"),
+            ("lot_number", "IPV-90"),
+            ("mvx", "PMC"),
+            ("expiration", "2099-01-01"),
+            ("route", "C28161"),
+            ("site", "LT"),
+            ("amount_ml", "0.5"),
+        ],
+    )
+    .await;
     let p = b
         .post(
             &format!("{chart}/doses/new"),
@@ -819,13 +825,7 @@ async fn a_correction_keeps_every_detail_and_an_unchanged_save_makes_no_version(
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-    let page = b.get(&chart).await;
-    let source = page
-        .body
-        .split("/doses/")
-        .skip(1)
-        .find_map(|s| s.split_once("/edit").map(|(a, _)| a.to_string()))
-        .expect("an editable dose");
+    let source = editable_source(&b.get(&chart).await.body);
     let (first_id, first) = stored_dose(&h, &source).await;
     // Every detail was stored from the lot and the form.
     assert_eq!(first.mvx.as_ref().map(|m| m.as_str()), Some("PMC"));
