@@ -20,8 +20,8 @@ use immunis_model::PatientId;
 use immunis_registry::{console_admin, Registry};
 
 async fn run(dir: &Path, n: i64) {
-    let reg = Registry::new(immunis_registry::open_store(dir, None).expect("store"))
-        .expect("registry");
+    let reg =
+        Registry::new(immunis_registry::open_store(dir, None).expect("store")).expect("registry");
     let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
     let admin = console_admin();
     let (mut charts, mut groups) = (0, 0);

@@ -20,7 +20,8 @@ use immunis_store::SigningKeyRecord;
 use rand_core::{OsRng, RngCore};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
-use crate::query::{load_visible, PatientRecord};
+use crate::checkpoint::load_visible;
+use crate::query::PatientRecord;
 use crate::{audit_entry, Registry, RegistryError};
 
 /// What the documents say about the registry, and how its keys are kept.

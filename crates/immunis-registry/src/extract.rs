@@ -12,8 +12,8 @@ use immunis_access::{decide, Action, Actor, Decision, Purpose};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
+use crate::checkpoint::cluster_and_consent;
 use crate::consolidate::consolidate;
-use crate::query::cluster_and_consent;
 use crate::{audit_entry, Registry, RegistryError};
 
 /// One person in a de-identified extract.

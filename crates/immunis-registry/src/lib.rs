@@ -9,6 +9,7 @@ pub mod audit;
 mod audit_spool;
 pub mod auth;
 pub mod backup;
+pub mod checkpoint;
 pub mod clinical;
 pub mod consent;
 pub mod consolidate;
@@ -348,24 +349,6 @@ impl Registry {
     }
 
     /// Appends one audit entry in its own durable write.
-    /// A denial, audited: the attempt is part of the accounting. The caller
-    /// gets the denial, or — when the audit entry itself cannot be written —
-    /// that failure: a deny path never drops its audit silently.
-    pub(crate) async fn denied(&self, audit: AuditEntry, why: &'static str) -> RegistryError {
-        match self.append_audit(audit).await {
-            Ok(()) => RegistryError::Denied(why),
-            Err(e) => e,
-        }
-    }
-
-    /// [`Registry::denied`] for callers outside the async runtime.
-    pub(crate) fn denied_blocking(&self, audit: AuditEntry, why: &'static str) -> RegistryError {
-        match self.append_audit_blocking(audit) {
-            Ok(()) => RegistryError::Denied(why),
-            Err(e) => e,
-        }
-    }
-
     pub(crate) async fn append_audit(&self, audit: AuditEntry) -> Result<(), RegistryError> {
         let pending = self.begin_audit(audit);
         self.finish_audit(pending).await

@@ -29,11 +29,12 @@ use immunis_store::{name_key, DoseChange, JournalEntry, NewDoseChange, NewLot, S
 
 pub use immunis_store::{DoseChange as PortalDoseChange, FacilityLot};
 
+use crate::checkpoint::load_visible;
 use crate::clinical::DataCurrency;
 use crate::ingest::{apply_submission, DoseOutcome, IngestOutcome};
 use crate::linkage::{query_record, to_match_record, Linker};
 use crate::matching::{MatchDecision, PatientMatcher};
-use crate::query::{candidates, load_visible, PatientQuery, PatientRecord};
+use crate::query::{candidates, PatientQuery, PatientRecord};
 use crate::{audit_entry, Registry, RegistryError};
 
 /// The linker used to rank search results (same model and policy as the

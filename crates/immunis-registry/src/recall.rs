@@ -21,7 +21,8 @@ use immunis_model::{OrganizationId, PatientId, RegistryStatus};
 use immunis_store::StoreError;
 
 use crate::assessment::DueState;
-use crate::query::{load_visible, PatientRecord};
+use crate::checkpoint::load_visible;
+use crate::query::PatientRecord;
 use crate::{audit_entry, Registry, RegistryError};
 
 /// What the run looks for.

@@ -35,8 +35,9 @@ use immunis_schools::{
 };
 use immunis_store::{AuditEntry, NewSchoolExemption, RosterEntry, SchoolExemptionRecord};
 
+use crate::checkpoint::{load_visible, patient_context, Visible};
 use crate::forecast::{cdsi_observations, evaluate as cdsi_evaluate};
-use crate::query::{load_visible, patient_context, PatientRecord};
+use crate::query::PatientRecord;
 use crate::{audit_entry, Registry, RegistryError};
 
 /// A report column: one school vaccine group required by some set.
@@ -587,7 +588,7 @@ impl Registry {
                     continue;
                 }
                 let rec = load_visible(tx, self, &view, purpose, entry.patient_id)?;
-                loaded.push((entry, rec));
+                loaded.push((entry, rec.map(Visible::into_inner)));
             }
             Ok(())
         })?;

@@ -78,9 +78,10 @@ const NOT_IN_APPLICATION: [&str; 9] = [
 
 /// The application's modules that call the access policy today (see the
 /// module doc: the checkpoint work shrinks this list).
-const POLICY_CALLERS: [&str; 10] = [
+const POLICY_CALLERS: [&str; 11] = [
     "auth.rs",
     "backup.rs",
+    "checkpoint.rs",
     "consent.rs",
     "extract.rs",
     "lib.rs",
