@@ -1,8 +1,12 @@
 """Fixtures for the end-to-end tests: a real `immunis serve` on ports chosen by
 the OS, with facilities and a submitter credential registered through the CLI."""
+import base64
+import hashlib
+import hmac
 import os
 import re
 import subprocess
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -84,6 +88,14 @@ def read_message(name):
     """A corpus message with CR segment separators."""
     raw = (MESSAGES / name).read_bytes().decode("utf-8", errors="replace")
     return "\r".join(line for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip())
+
+
+def totp(secret_b32, offset=0):
+    """RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", (int(time.time()) + offset) // 30), hashlib.sha1).digest()
+    o = mac[19] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def mllp_exchange(client, message):

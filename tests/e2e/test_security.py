@@ -5,12 +5,8 @@ withdrawn with its history kept; PD1-12=Y over MLLP files an objection; the
 audit trail verifies, is anchored to a file, and `audit verify` exits 2 after
 the stored trail is edited, a row deleted, or the tail truncated; the
 accounting of disclosures lists who saw a record."""
-import base64
-import hashlib
-import hmac
 import json
 import os
-import struct
 import time
 import re
 import shutil
@@ -22,7 +18,7 @@ import urllib.error
 
 from hl7.client import MLLPClient
 
-from conftest import BIN, Server, msa, run_cli
+from conftest import BIN, Server, msa, run_cli, totp
 
 
 def cli(*args, check=True, env=None):
@@ -36,13 +32,6 @@ VXU = "\r".join([
     "ORC|RE||ORD-SEC1-1^E2E",
     "RXA|0|1|20200315||20^DTaP^CVX|0.5|mL^^UCUM||00^New admin^NIP001|||||||LOT1|20251231|SKB^GSK^MVX|||CP|A",
 ])
-
-
-def totp(secret_b32, offset=0):
-    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    mac = hmac.new(key, struct.pack(">Q", (int(time.time()) + offset) // 30), hashlib.sha1).digest()
-    o = mac[19] & 15
-    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def post_form(url, fields):

@@ -112,14 +112,23 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     } else {
         "MLLP"
     };
-    let code_channel = docs.code_channel()?;
+    let mut code_channel = docs.code_channel()?;
+    // The demo's parent flow works out of the box: codes go to an outbox.
+    let demo_outbox = (demo && code_channel.is_none()).then(|| store.data_dir.join("code-outbox"));
+    if let Some(dir) = &demo_outbox {
+        code_channel = Some(Arc::new(immunis_channels::OutboxChannel {
+            dir: dir.clone(),
+        }));
+    }
     let registry = open_registry_with(&store, clinical)?;
     announce_clinical_data(&registry);
     let rt = runtime()?;
     rt.block_on(async move {
-        if demo {
-            crate::commands::demo::prepare(&registry).await?;
-        }
+        let demo_info = if demo {
+            Some(crate::commands::demo::prepare(&registry, &store.data_dir, demo_outbox).await?)
+        } else {
+            None
+        };
         docs.prepare_keys(&registry)?;
         let server = immunis_server::start(registry.clone(), options).await?;
         docs.apply(
@@ -127,6 +136,14 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             &format!("{scheme}://{}", server.http_addr),
             code_channel,
         )?;
+        if let Some(info) = &demo_info {
+            crate::commands::demo::announce(
+                info,
+                &format!("{scheme}://{}", server.http_addr),
+                server.mllp_addr,
+                &store.data_dir,
+            );
+        }
         eprintln!(
             "immunis: serving ({} backend) — HTTP on {scheme}://{} (SOAP: /soap, WSDL: /soap?wsdl, POST /hl7, POST /oauth/token), MLLP on {} ({mllp_kind})",
             registry.backend(),
@@ -387,17 +404,39 @@ pub fn facility_list(store: StoreArgs) -> Result<ExitCode> {
 }
 
 pub mod demo {
-    //! `serve --demo`: a demo facility with credentials on an empty registry.
+    //! `serve --demo`: on an empty registry, a demo clinic with an EHR
+    //! credential, a synthetic population, a demo nurse and a demo school
+    //! nurse (with a roster); on every start, everything a newcomer needs to
+    //! try each role, with the addresses the server really listens on.
+    //! Demo logins are kept in `DATA_DIR/demo-logins.tsv` (synthetic data,
+    //! demo passwords: never for real use).
 
-    use anyhow::Result;
-    use immunis_model::OrganizationKind;
-    use immunis_registry::{console_admin, Registry};
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+
+    use anyhow::{Context, Result};
+    use chrono::Datelike;
+    use immunis_model::{OrganizationKind, PatientId};
+    use immunis_registry::{console_admin, Purpose, Registry};
 
     pub const DEMO_FACILITY: &str = "DEMOCLINIC";
     pub const DEMO_USER: &str = "demo-ehr";
     pub const DEMO_PASSWORD: &str = "demo-password-not-secret";
     /// Synthetic people loaded into a fresh demo registry.
     pub const DEMO_PEOPLE: u64 = 500;
+    const CLINIC: &str = "Demo Pediatrics";
+    const SCHOOL: &str = "Demo Elementary School";
+    const LOGINS: &str = "demo-logins.tsv";
+
+    /// What a newcomer needs, kept in the data directory.
+    #[derive(Default)]
+    pub struct DemoInfo {
+        /// (role, username, password, TOTP secret)
+        logins: Vec<[String; 4]>,
+        /// (family, given, birth date) of people to search for.
+        people: Vec<[String; 3]>,
+        outbox: Option<PathBuf>,
+    }
 
     /// Registers the synthetic facilities and ingests a synthetic population.
     async fn populate(reg: &std::sync::Arc<Registry>, people: u64) -> Result<()> {
@@ -424,7 +463,103 @@ pub mod demo {
         Ok(())
     }
 
-    pub async fn prepare(reg: &std::sync::Arc<Registry>) -> Result<()> {
+    /// Demo users, a school with a roster of the population's school-age
+    /// children, and a few people to search for.
+    async fn people_and_users(reg: &std::sync::Arc<Registry>) -> Result<DemoInfo> {
+        let admin = console_admin();
+        let today = chrono::Local::now().date_naive();
+        let mut info = DemoInfo::default();
+        reg.add_organization(&admin, SCHOOL, OrganizationKind::School)?;
+        let mut rostered = 0;
+        for id in 1..=400 {
+            let Ok(rec) = reg
+                .patient_record(&admin, Purpose::Administration, PatientId(id))
+                .await
+            else {
+                continue;
+            };
+            let name = rec.patient.legal_name();
+            let born = rec.patient.birth_date.0;
+            if info.people.len() < 3 {
+                info.people
+                    .push([name.family.clone(), name.given.clone(), born.to_string()]);
+            }
+            // Kindergarten at 5 on the school year's start, then a grade a year.
+            let age = today.year()
+                - born.year()
+                - i32::from((today.month(), today.day()) < (born.month(), born.day()));
+            let grade = match age {
+                5 => Some(immunis_schools::Grade::K),
+                6..=11 => u8::try_from(age - 5)
+                    .ok()
+                    .map(immunis_schools::Grade::Grade),
+                _ => None,
+            };
+            if let (Some(g), true) = (grade, rostered < 25) {
+                reg.set_school_grade(&admin, SCHOOL, rec.id, &g, None)?;
+                rostered += 1;
+            }
+        }
+        for (role, user, org, password) in [
+            ("nurse", "demo-nurse", CLINIC, "demo-heron-58-canal"),
+            (
+                "school nurse",
+                "demo-school-nurse",
+                SCHOOL,
+                "demo-maple-73-river",
+            ),
+        ] {
+            let s = reg.add_user(&admin, user, Some(org), None, Some(password))?;
+            info.logins.push([
+                role.to_string(),
+                user.to_string(),
+                password.to_string(),
+                s.totp_secret,
+            ]);
+        }
+        Ok(info)
+    }
+
+    fn save(dir: &Path, info: &DemoInfo) -> Result<()> {
+        let mut text = String::from(
+            "# immunis serve --demo: synthetic demo logins and people (never for real use)\n",
+        );
+        for l in &info.logins {
+            text.push_str(&format!("login\t{}\n", l.join("\t")));
+        }
+        for p in &info.people {
+            text.push_str(&format!("person\t{}\n", p.join("\t")));
+        }
+        let path = dir.join(LOGINS);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
+    fn load(dir: &Path) -> DemoInfo {
+        let mut info = DemoInfo::default();
+        let text = std::fs::read_to_string(dir.join(LOGINS)).unwrap_or_default();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            match f.as_slice() {
+                ["login", a, b, c, d] => info.logins.push([a, b, c, d].map(|s| s.to_string())),
+                ["person", a, b, c] => info.people.push([a, b, c].map(|s| s.to_string())),
+                _ => {}
+            }
+        }
+        info
+    }
+
+    /// Fills an empty registry (once) and returns what to show a newcomer.
+    pub async fn prepare(
+        reg: &std::sync::Arc<Registry>,
+        data_dir: &Path,
+        outbox: Option<PathBuf>,
+    ) -> Result<DemoInfo> {
         let admin = console_admin();
         let fresh = !reg
             .list_facilities(&admin)?
@@ -433,20 +568,67 @@ pub mod demo {
         if fresh {
             reg.register_facility(
                 &admin,
-                "Demo Pediatrics",
+                CLINIC,
                 OrganizationKind::Provider,
                 DEMO_FACILITY,
                 "Demo Pediatrics Clinic",
             )?;
             reg.add_submitter_credential(&admin, DEMO_FACILITY, DEMO_USER, DEMO_PASSWORD)?;
             populate(reg, DEMO_PEOPLE).await?;
+            std::fs::create_dir_all(data_dir)?;
+            save(data_dir, &people_and_users(reg).await?)?;
         }
-        eprintln!(
-            "immunis demo: facility {DEMO_FACILITY}, username {DEMO_USER}, password {DEMO_PASSWORD}\n\
-             try: curl -u {DEMO_USER}:{DEMO_PASSWORD} --data-binary @message.hl7 http://127.0.0.1:8080/hl7\n\
-             (MSH-4 of your message must be {DEMO_FACILITY}; plaintext MLLP on loopback identifies the facility by MSH-4)"
+        let mut info = load(data_dir);
+        info.outbox = outbox;
+        Ok(info)
+    }
+
+    /// A likely typo of a name (two middle letters swapped), to show the
+    /// search's tolerance.
+    fn typo(name: &str) -> String {
+        let mut c: Vec<char> = name.chars().collect();
+        if c.len() >= 4 {
+            c.swap(1, 2);
+        }
+        c.into_iter().collect()
+    }
+
+    /// Prints how to try every role against the addresses in use.
+    pub fn announce(info: &DemoInfo, http: &str, mllp: SocketAddr, data_dir: &Path) {
+        let mut out = format!(
+            "immunis demo: try it\n  provider portal:  {http}/portal\n  parents' page:    {http}/my-record\n"
         );
-        Ok(())
+        for [role, user, password, secret] in &info.logins {
+            out.push_str(&format!(
+                "  {role:<17} {user} / {password}, TOTP secret {secret} (code: oathtool --totp -b {secret})\n"
+            ));
+        }
+        out.push_str(&format!(
+            "  administrator:    immunis admin bootstrap --data-dir {} --username registrar (prints a one-time password and a TOTP secret)\n",
+            data_dir.display()
+        ));
+        out.push_str(&format!(
+            "  EHR over HTTP:    curl -u {DEMO_USER}:{DEMO_PASSWORD} --data-binary @examples/first-vxu.hl7 {http}/hl7\n  EHR over MLLP:    {mllp} (plaintext on loopback: MSH-4 {DEMO_FACILITY} names the facility)\n"
+        ));
+        if let Some([family, given, born]) = info.people.first() {
+            out.push_str(&format!(
+                "  search for:       {family}, {given} (born {born})"
+            ));
+            for [f, g, b] in info.people.iter().skip(1) {
+                out.push_str(&format!("; {f}, {g} (born {b})"));
+            }
+            out.push_str(&format!(
+                "; or a typo: {} with the birth date\n",
+                typo(family)
+            ));
+        }
+        if let Some(dir) = &info.outbox {
+            out.push_str(&format!(
+                "  one-time codes:   written to {} (development outbox)\n",
+                dir.display()
+            ));
+        }
+        eprint!("{out}");
     }
 }
 
