@@ -41,6 +41,17 @@ def test_import_of_a_file_without_messages_fails_naming_it(fresh_data_dir, tmp_p
     assert str(notes) in r.stderr
 
 
+def test_a_wrong_data_dir_is_reported_and_left_empty(tmp_path):
+    missing = tmp_path / "no-such-registry"
+    for args in (["user", "list"], ["user", "add", "--username", "nurse2", "--organization", "Demo Pediatrics"],
+                 ["review", "list"], ["audit", "verify"]):
+        r = subprocess.run([BIN, *args, "--data-dir", str(missing)], capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0, (args, r.stdout)
+        assert "no registry in" in r.stderr and str(missing / "immunis.db") in r.stderr, r.stderr
+        assert "immunis serve --data-dir" in r.stderr, r.stderr
+        assert not missing.exists(), f"{args} left {missing} behind"
+
+
 def test_forecast_ndjson_contract():
     lines = [
         {"id": "case-1", "birth_date": "2020-01-31", "sex": "F", "assessment_date": "2025-11-10",

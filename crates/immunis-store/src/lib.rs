@@ -221,6 +221,13 @@ pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Store
     }
 }
 
+/// Whether `data_dir` holds an embedded (SQLite) registry: commands that
+/// only work on an existing registry check it first, so a mistyped
+/// `--data-dir` is reported instead of an empty database being made.
+pub fn sqlite_registry_exists(data_dir: &Path) -> bool {
+    data_dir.join(sqlite::DB_FILE).is_file()
+}
+
 /// Milliseconds since the epoch, the store's timestamp unit.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()

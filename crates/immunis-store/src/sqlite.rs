@@ -11,6 +11,9 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 
 use crate::{migrate, Conn, PendingSync, Result, Store, StoreError, Tx, Value};
 
+/// The database file in a data directory.
+pub(crate) const DB_FILE: &str = "immunis.db";
+
 pub struct SqliteStore {
     path: PathBuf,
     /// The WAL file (`<db>-wal`), watched to bound its size.
@@ -75,7 +78,7 @@ impl SqliteStore {
     pub fn open(data_dir: &Path) -> Result<SqliteStore> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Open(format!("{}: {e}", data_dir.display())))?;
-        let path = data_dir.join("immunis.db");
+        let path = data_dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         if !migrate::up_to_date(&mut ConnRef(&writer), migrate::SQLITE) {

@@ -6,20 +6,44 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use immunis_model::OrganizationKind;
 use immunis_registry::hl7::{process_message, Inbound, Submitter};
 use immunis_registry::{console_admin, Registry};
 
 use crate::StoreArgs;
 
+/// Opens an existing registry (a mistyped `--data-dir` is an error, and no
+/// empty database is left behind).
 pub(crate) fn open_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
     open_registry_with(store, immunis_registry::clinical::ClinicalData::embedded()?)
 }
 
-/// Opens the registry over the given clinical data (CDSi release, school
+/// Opens the registry, making a new one when the data directory holds none:
+/// for the commands that set a registry up (`serve`, `import`, `facility
+/// add`, `org add`, `admin bootstrap`).
+pub(crate) fn create_registry(store: &StoreArgs) -> Result<Arc<Registry>> {
+    create_registry_with(store, immunis_registry::clinical::ClinicalData::embedded()?)
+}
+
+/// [`open_registry`] over the given clinical data (CDSi release, school
 /// requirements).
 pub(crate) fn open_registry_with(
+    store: &StoreArgs,
+    clinical: immunis_registry::clinical::ClinicalData,
+) -> Result<Arc<Registry>> {
+    if store.database_url.is_none() && !immunis_store::sqlite_registry_exists(&store.data_dir) {
+        bail!(
+            "no registry in {dir} (looked for {db}): check --data-dir, or start one first with `immunis serve --data-dir {dir}` (add --demo for a demo registry)",
+            dir = store.data_dir.display(),
+            db = store.data_dir.join("immunis.db").display(),
+        );
+    }
+    create_registry_with(store, clinical)
+}
+
+/// [`create_registry`] over the given clinical data.
+pub(crate) fn create_registry_with(
     store: &StoreArgs,
     clinical: immunis_registry::clinical::ClinicalData,
 ) -> Result<Arc<Registry>> {
@@ -120,7 +144,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             dir: dir.clone(),
         }));
     }
-    let registry = open_registry_with(&store, clinical)?;
+    let registry = create_registry_with(&store, clinical)?;
     announce_clinical_data(&registry);
     let rt = runtime()?;
     rt.block_on(async move {
@@ -216,7 +240,7 @@ fn whole_messages_len(buf: &[u8]) -> Option<usize> {
 
 pub fn import(store: StoreArgs, acks: Option<PathBuf>, files: Vec<PathBuf>) -> Result<ExitCode> {
     use std::io::Read;
-    let registry = open_registry(&store)?;
+    let registry = create_registry(&store)?;
     let mut ack_out = match &acks {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -360,7 +384,7 @@ pub fn facility_add(
     code: &str,
     name: &str,
 ) -> Result<ExitCode> {
-    let reg = open_registry(&store)?;
+    let reg = create_registry(&store)?;
     let id = reg.register_facility(
         &console_admin(),
         organization,

@@ -13,7 +13,7 @@ use immunis_model::PatientId;
 use immunis_registry::{console_admin, Anchor, AuditVerification};
 use immunis_store::ConsentKind;
 
-use crate::commands::open_registry;
+use crate::commands::{create_registry, open_registry};
 use crate::StoreArgs;
 
 pub fn audit_verify(store: StoreArgs, anchor_file: Option<PathBuf>) -> Result<ExitCode> {
@@ -341,7 +341,8 @@ pub fn org(cmd: OrgCommand) -> Result<ExitCode> {
     let admin = console_admin();
     match cmd {
         OrgCommand::Add { store, name, kind } => {
-            let id = open_registry(&store)?.add_organization(&admin, &name, parse_kind(&kind)?)?;
+            let id =
+                create_registry(&store)?.add_organization(&admin, &name, parse_kind(&kind)?)?;
             println!("organization {name} ({kind}) id {}", id.0);
         }
         OrgCommand::List { store } => {
@@ -422,7 +423,7 @@ pub enum AdminCommand {
 pub fn admin(cmd: AdminCommand) -> Result<ExitCode> {
     match cmd {
         AdminCommand::Bootstrap { store, username } => {
-            let s = open_registry(&store)?.bootstrap_admin(&username)?;
+            let s = create_registry(&store)?.bootstrap_admin(&username)?;
             print_secrets(&s);
         }
     }
