@@ -20,6 +20,10 @@ use crate::{audit_entry, Registry, RegistryError};
 pub enum AuthError {
     #[error("invalid username or password")]
     BadCredentials,
+    /// Right password, and a code the authenticator showed but that was
+    /// already used for a login (a replay is refused): wait for the next one.
+    #[error("this code was already used: wait for the next code from your authenticator app")]
+    ReusedCode,
     #[error("session or token expired")]
     Expired,
     #[error("authentication unavailable: {0}")]

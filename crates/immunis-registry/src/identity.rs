@@ -518,6 +518,16 @@ impl Registry {
                         u64::try_from(u.totp_last_step).unwrap_or(0),
                     )
                 });
+                let reused = password_ok
+                    && step.is_none()
+                    && totp::base32_decode(&u.totp_secret).is_some_and(|s| {
+                        totp::reused(
+                            &s,
+                            totp_code,
+                            unix_now(),
+                            u64::try_from(u.totp_last_step).unwrap_or(0),
+                        )
+                    });
                 match (password_ok, step) {
                     (true, Some(step)) => (
                         "success",
@@ -537,7 +547,7 @@ impl Registry {
                             0
                         };
                         (
-                            "failure",
+                            if reused { "reused_code" } else { "failure" },
                             Some((u.id, failed, locked_until, u.totp_last_step)),
                         )
                     }
@@ -587,6 +597,9 @@ impl Registry {
                 tx.append_audit(&audit).map(|_| ())
             })
             .await;
+        if outcome == "reused_code" {
+            return Err(AuthError::ReusedCode);
+        }
         if outcome != "success" {
             return Err(AuthError::BadCredentials);
         }

@@ -106,6 +106,28 @@ pub fn verify(secret: &[u8], code: &str, unix_secs: u64, last_step: u64) -> Opti
     matched
 }
 
+/// Whether `code` is a current code that was already used (its step is not
+/// after `last_step`): a replay, refused by [`verify`], which the login
+/// names so the person waits for the next code instead of retyping it.
+pub fn reused(secret: &[u8], code: &str, unix_secs: u64, last_step: u64) -> bool {
+    let code = code.trim();
+    if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let now = unix_secs / STEP;
+    [now.saturating_sub(1), now, now + 1]
+        .into_iter()
+        .any(|step| {
+            let expected = format!(
+                "{:0width$}",
+                hotp(secret, step, DIGITS),
+                width = DIGITS as usize
+            );
+            let eq: bool = expected.as_bytes().ct_eq(code.as_bytes()).into();
+            eq && step <= last_step
+        })
+}
+
 /// The `otpauth://` URI an authenticator app scans.
 pub fn otpauth_uri(issuer: &str, account: &str, secret_b32: &str) -> String {
     let enc = |s: &str| -> String {
@@ -180,6 +202,9 @@ mod tests {
         );
         assert_eq!(verify(secret, &code, t + 90, 0), None, "too late");
         assert_eq!(verify(secret, &code, t, step), None, "replay refused");
+        assert!(reused(secret, &code, t, step), "and named a reuse");
+        assert!(!reused(secret, &code, t, 0), "a fresh code is not a reuse");
+        assert!(!reused(secret, "000000", t, step) || code == "000000");
         assert_eq!(verify(secret, "12345", t, 0), None);
         assert_eq!(verify(secret, "abcdef", t, 0), None);
     }

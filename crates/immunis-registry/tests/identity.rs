@@ -45,9 +45,16 @@ async fn bootstrap_login_totp_replay_lockout_and_expiry() {
         "root-admin"
     );
 
-    // The same code cannot be used twice; a wrong code or password fails.
+    // The same code cannot be used twice, and the person is told so (only
+    // with the right password); a wrong code or password fails alike.
     assert_eq!(
         reg.login("root-admin", &password, &first_code, None)
+            .await
+            .err(),
+        Some(AuthError::ReusedCode)
+    );
+    assert_eq!(
+        reg.login("root-admin", "wrong-password-123", &first_code, None)
             .await
             .err(),
         Some(AuthError::BadCredentials)

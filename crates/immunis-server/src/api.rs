@@ -114,6 +114,11 @@ pub(crate) async fn post_session(
             "Unavailable",
             "authentication is unavailable",
         ),
+        Err(AuthError::ReusedCode) => problem(
+            StatusCode::UNAUTHORIZED,
+            "Code already used",
+            "this code was already used to log in: wait for the next code",
+        ),
         Err(_) => problem(
             StatusCode::UNAUTHORIZED,
             "Login failed",
@@ -210,7 +215,7 @@ pub(crate) fn auth_problem(e: &AuthError) -> Response {
             "Unavailable",
             "authentication is unavailable",
         ),
-        AuthError::BadCredentials => problem(
+        AuthError::BadCredentials | AuthError::ReusedCode => problem(
             StatusCode::UNAUTHORIZED,
             "Invalid token",
             "unknown bearer token",

@@ -129,6 +129,13 @@ pub(crate) async fn login(
             None,
             &username,
         ),
+        Err(AuthError::ReusedCode) => login_form(
+            &p,
+            StatusCode::UNAUTHORIZED,
+            Some("That code was already used to log in. Wait for the next code from your authenticator app (a new one every 30 seconds) and enter it."),
+            None,
+            &username,
+        ),
         Err(_) => login_form(
             &p,
             StatusCode::UNAUTHORIZED,

@@ -164,7 +164,7 @@ impl Portal {
             Err(AuthError::Expired) => {
                 Err(Redirect::to(&format!("{BASE}/login?expired=1")).into_response())
             }
-            Err(AuthError::BadCredentials) => {
+            Err(AuthError::BadCredentials | AuthError::ReusedCode) => {
                 Err(Redirect::to(&format!("{BASE}/login")).into_response())
             }
             Err(AuthError::Unavailable(_)) => Err(pages::message_page(
