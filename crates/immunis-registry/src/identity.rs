@@ -456,6 +456,62 @@ impl Registry {
         Ok(())
     }
 
+    /// A signed-in user changes their own password: the current one must be
+    /// given, the new one passes the same checks as at creation. Audited;
+    /// the user's other sessions end (this one goes on).
+    pub async fn change_own_password(
+        &self,
+        actor: &Actor,
+        current_session: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<(), RegistryError> {
+        let username = actor.subject.clone();
+        let mut user = None;
+        let name = username.clone();
+        self.read(&mut |tx| {
+            user = tx.find_user(&name)?;
+            Ok(())
+        })?;
+        let Some(u) = user.filter(|u| !u.disabled) else {
+            return Err(RegistryError::Denied(
+                "only a registry user's own account can change its password here",
+            ));
+        };
+        let mut audit = audit_entry(actor, "change_password", Purpose::Administration, "allow");
+        audit.detail = Some(format!("user {username}"));
+        if !verify_secret(current, &u.password_hash) {
+            audit.outcome = "failure".into();
+            self.append_audit(audit).await?;
+            return Err(RegistryError::Invalid(
+                "The current password is not right".into(),
+            ));
+        }
+        if new == current {
+            return Err(RegistryError::Invalid(
+                "The new password must differ from the current one".into(),
+            ));
+        }
+        check_password(&username, new, self.policy().min_password_chars)
+            .map_err(RegistryError::Invalid)?;
+        let hash = hash_secret(new)?;
+        let keep = secret_key(current_session);
+        let keep_hex = hex_key(&keep);
+        let id = u.id;
+        let who = username.clone();
+        self.writer
+            .run(move |tx| {
+                tx.set_user_password(id, &hash)?;
+                tx.revoke_other_grants_of(&who, &keep_hex, immunis_store::now_millis())?;
+                tx.append_audit(&audit).map(|_| ())
+            })
+            .await?;
+        if let Ok(mut s) = self.grants.sessions.lock() {
+            s.retain(|k, g| g.actor.subject != username || *k == keep);
+        }
+        Ok(())
+    }
+
     /// First run: creates the registry organization and its administrator,
     /// only if no administrator exists yet. Returns the one-time password and
     /// TOTP secret.

@@ -96,6 +96,15 @@ impl Tx<'_> {
     }
 
     /// Ends every grant of a subject (a disabled user); returns how many.
+    /// Revokes a subject's grants but the one whose hash is `keep` (the
+    /// session that changed the password goes on).
+    pub fn revoke_other_grants_of(&mut self, subject: &str, keep: &str, at: i64) -> Result<u64> {
+        self.conn.execute(
+            "UPDATE auth_grant SET revoked_at = $1 WHERE subject = $2 AND token_hash <> $3 AND revoked_at IS NULL",
+            &[Value::Int(at), subject.into(), keep.into()],
+        )
+    }
+
     pub fn revoke_grants_of(&mut self, subject: &str, at: i64) -> Result<u64> {
         self.conn.execute(
             "UPDATE auth_grant SET revoked_at = $1 WHERE subject = $2 AND revoked_at IS NULL",

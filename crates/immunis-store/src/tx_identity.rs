@@ -389,6 +389,15 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// A user's new password hash (the login state is reset with it).
+    pub fn set_user_password(&mut self, id: i64, password_hash: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE app_user SET password_hash = $1, failed_logins = 0, locked_until = 0 WHERE id = $2",
+            &[password_hash.into(), Value::Int(id)],
+        )?;
+        Ok(())
+    }
+
     // ---- OAuth2 clients ---------------------------------------------------
 
     pub fn insert_oauth_client(

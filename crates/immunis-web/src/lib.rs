@@ -12,6 +12,7 @@
 // at once (login redirect, CSRF refusal); boxing it would gain nothing.
 #![allow(clippy::result_large_err)]
 
+mod account;
 mod admin;
 mod auth;
 mod pages;
@@ -292,6 +293,8 @@ pub fn router(registry: Arc<Registry>, config: PortalConfig) -> Router {
         .route("/static/portal.css", get(stylesheet))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/account", get(account::page_view))
+        .route("/account/password", post(account::change_password))
         .route("/search", get(patients::search))
         .route(
             "/patients/new",

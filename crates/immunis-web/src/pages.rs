@@ -99,7 +99,7 @@ pub(crate) fn page(s: Option<&Session>, section: Section, title: &str, body: Mar
                                 }
                             }
                             div.who {
-                                span { "Signed in as " strong { (s.actor.subject) } }
+                                span { "Signed in as " a href={ (BASE) "/account" } { strong { (s.actor.subject) } } }
                                 form.inline method="post" action={ (BASE) "/logout" } {
                                     (csrf(s))
                                     button type="submit" { "Log out" }

@@ -1055,3 +1055,111 @@ async fn a_school_nurse_sees_the_roster_against_the_requirements_and_exports_csv
     let p = a.get("/portal/school").await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_changes_their_own_password_and_other_sessions_end() {
+    let h = harness().await;
+    // Two sessions of the same user (two browsers): codes of the previous
+    // and the current 30-second step (each code logs in once).
+    let mut b = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let secret = totp::base32_decode(&h.secrets["nurse-c"]).expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let p = b
+        .login("nurse-c", PASSWORD, &totp::code_at(&secret, now - 30))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let mut other = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = other
+        .login("nurse-c", PASSWORD, &totp::code_at(&secret, now))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = b.get("/portal/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Change your password"));
+    let csrf = page.csrf();
+    let new = "quiet-lantern-93-mesa";
+    // The current password must be right, the two new ones alike, the new
+    // one acceptable.
+    for (current, first, second, why) in [
+        (
+            "not-my-password-000",
+            new,
+            new,
+            "current password is not right",
+        ),
+        (
+            PASSWORD,
+            new,
+            "quiet-lantern-93-mess",
+            "two new passwords differ",
+        ),
+        (
+            PASSWORD,
+            "password1234",
+            "password1234",
+            "common or breached",
+        ),
+    ] {
+        let p = b
+            .post(
+                "/portal/account/password",
+                &[
+                    ("_csrf", &csrf),
+                    ("current", current),
+                    ("new", first),
+                    ("repeat", second),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        assert!(p.body.contains(why), "{why}: {}", p.body);
+    }
+    let p = b
+        .post(
+            "/portal/account/password",
+            &[
+                ("_csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", new),
+                ("repeat", new),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Your password was changed"));
+    // This session goes on; the other one has ended.
+    assert_eq!(b.get("/portal/search").await.status, StatusCode::OK);
+    let gone = other.get("/portal/search").await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    // The old password no longer logs in; the new one does.
+    let next = totp::code_at(&secret, now + 30);
+    let mut fresh = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = fresh.login("nurse-c", PASSWORD, &next).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("Login failed"), "{}", p.body);
+    let p = fresh.login("nurse-c", new, &next).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_code_gets_its_own_message() {
+    let h = harness().await;
+    let used = code(&h, "nurse-b", 0);
+    let mut b = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = b.login("nurse-b", PASSWORD, &used).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let mut again = Browser::new(app(&h.reg, PortalConfig::unlimited()));
+    let p = again.login("nurse-b", PASSWORD, &used).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("already used"), "{}", p.body);
+    // With a wrong password the same code gets the common message.
+    let p = again.login("nurse-b", "wrong-password-1234", &used).await;
+    assert!(
+        !p.body.contains("already used") && p.body.contains("Login failed"),
+        "{}",
+        p.body
+    );
+}
