@@ -389,6 +389,51 @@ impl Registry {
         })
     }
 
+    /// An administrator resets a user's password and TOTP (a lost phone, a
+    /// forgotten password): a new one-time password and a new TOTP secret,
+    /// shown once; the user's sessions end. Audited.
+    pub fn reset_user_credentials(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> Result<NewUserSecrets, RegistryError> {
+        self.require_admin(actor)?;
+        let username = username.trim().to_string();
+        let password = generate_secret();
+        let hash = hash_secret(&password)?;
+        let mut raw = [0u8; 20];
+        OsRng.fill_bytes(&mut raw);
+        let secret = totp::base32_encode(&raw);
+        let mut audit = audit_entry(
+            actor,
+            "reset_user_credentials",
+            Purpose::Administration,
+            "allow",
+        );
+        audit.detail = Some(format!("user {username}"));
+        let (u, s) = (username.clone(), secret.clone());
+        let found = self.writer.run_blocking(move |tx| {
+            let found = tx.reset_user_credentials(&u, &hash, &s)?;
+            if found {
+                tx.revoke_grants_of(&u, immunis_store::now_millis())?;
+                tx.append_audit(&audit)?;
+            }
+            Ok(found)
+        })?;
+        if !found {
+            return Err(RegistryError::NotFound(format!("user {username:?}")));
+        }
+        if let Ok(mut s) = self.grants.sessions.lock() {
+            s.retain(|_, g| g.actor.subject != username);
+        }
+        Ok(NewUserSecrets {
+            otpauth_uri: totp::otpauth_uri("Immunis", &username, &secret),
+            username,
+            password: Some(password),
+            totp_secret: secret,
+        })
+    }
+
     pub fn list_users(&self, actor: &Actor) -> Result<Vec<UserSummary>, RegistryError> {
         self.require_admin(actor)?;
         let mut out = Vec::new();

@@ -371,3 +371,57 @@ async fn grants_survive_restart_and_revocations_reach_every_process() {
     // The token of the same organization is untouched.
     assert!(restarted.token_actor(&token.access_token, None).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_resets_a_users_password_and_totp() {
+    let (_d, reg) = setup();
+    let admin = console_admin();
+    reg.add_organization(&admin, "Pediatrics Inc", OrganizationKind::Provider)
+        .expect("org");
+    let old = reg
+        .add_user(
+            &admin,
+            "nurse",
+            Some("Pediatrics Inc"),
+            None,
+            Some("plum-ferry-42-orbit"),
+        )
+        .expect("user");
+    let s = reg
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&old.totp_secret, 0),
+            None,
+        )
+        .await
+        .expect("login");
+    // Only an administrator may reset; an unknown user is said so.
+    assert!(reg.reset_user_credentials(&s.actor, "nurse").is_err());
+    assert!(reg.reset_user_credentials(&admin, "nobody").is_err());
+    let new = reg.reset_user_credentials(&admin, "nurse").expect("reset");
+    let password = new.password.clone().expect("a one-time password");
+    assert_ne!(new.totp_secret, old.totp_secret);
+    // The session ended; the old password (with the old or new code) fails.
+    assert!(reg.session_actor(&s.token, None).is_err());
+    assert!(reg
+        .login(
+            "nurse",
+            "plum-ferry-42-orbit",
+            &code(&new.totp_secret, 0),
+            None
+        )
+        .await
+        .is_err());
+    assert!(reg
+        .login("nurse", &password, &code(&old.totp_secret, 30), None)
+        .await
+        .is_err());
+    // The new password with a code of the new secret logs in (the used-code
+    // step started over with the new secret).
+    let again = reg
+        .login("nurse", &password, &code(&new.totp_secret, 0), None)
+        .await
+        .expect("login with the new credentials");
+    assert_eq!(again.actor.subject, "nurse");
+}

@@ -389,6 +389,22 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// An administrator's reset: a new password hash and TOTP secret (the
+    /// login state and the used-code step start over). False: no such user.
+    pub fn reset_user_credentials(
+        &mut self,
+        username: &str,
+        password_hash: &str,
+        totp_secret: &str,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE app_user SET password_hash = $1, totp_secret = $2, totp_last_step = 0, \
+             failed_logins = 0, locked_until = 0 WHERE username = $3",
+            &[password_hash.into(), totp_secret.into(), username.into()],
+        )?;
+        Ok(n > 0)
+    }
+
     /// A user's new password hash (the login state is reset with it).
     pub fn set_user_password(&mut self, id: i64, password_hash: &str) -> Result<()> {
         self.conn.execute(

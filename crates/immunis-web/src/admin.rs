@@ -247,6 +247,10 @@ fn users_body(
                         (csrf(s))
                         input type="hidden" name="disabled" value=(if u.disabled { "0" } else { "1" });
                         button.secondary type="submit" { (if u.disabled { "Enable" } else { "Disable" }) span.skip { " " (u.username) } }
+                    }
+                    form.inline method="post" action={ (BASE) "/admin/users/" (u.username) "/reset" } {
+                        (csrf(s))
+                        button.secondary type="submit" { "Reset password and TOTP" span.skip { " of " (u.username) } }
                     } }
                 }
             } }
@@ -280,6 +284,52 @@ pub(crate) async fn users(
     )
 }
 
+/// New secrets, shown once (after creating a user or resetting one).
+fn secrets_shown(secrets: &immunis_registry::NewUserSecrets, what: &str) -> Markup {
+    html! {
+        section.alert.ok role="status" aria-labelledby="created-h" {
+            h2 id="created-h" { "User " (secrets.username) " " (what) }
+            p { "Give these to the user privately. They are shown only once." }
+            dl {
+                @if let Some(pw) = &secrets.password { dt { "Password" } dd.secret { (pw) } }
+                dt { "TOTP secret (enter it in an authenticator app)" } dd.secret { (secrets.totp_secret) }
+                dt { "Or this otpauth address" } dd.secret { (secrets.otpauth_uri) }
+            }
+        }
+    }
+}
+
+/// An administrator resets a user's password and TOTP (shown once).
+pub(crate) async fn reset_user(
+    State(p): State<Portal>,
+    ci: Option<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Form(f): Form<FormMap>,
+) -> Response {
+    let s = match admin_post(&p, &headers, &ci, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match blocking(|| p.registry.reset_user_credentials(&s.actor, &username)) {
+        Ok(secrets) => {
+            let shown = secrets_shown(
+                &secrets,
+                "reset: a new password and TOTP secret (the old ones no longer work)",
+            );
+            html_response(
+                StatusCode::OK,
+                admin_page(
+                    &s,
+                    "Users",
+                    users_body(&p, &s, &FormMap::new(), None, Some(shown)),
+                ),
+            )
+        }
+        Err(e) => error_page(Some(&s), &e),
+    }
+}
+
 pub(crate) async fn add_user(
     State(p): State<Portal>,
     ci: Option<ConnectInfo<SocketAddr>>,
@@ -300,17 +350,7 @@ pub(crate) async fn add_user(
         )
     }) {
         Ok(secrets) => {
-            let shown = html! {
-                section.alert.ok role="status" aria-labelledby="created-h" {
-                    h2 id="created-h" { "User " (secrets.username) " created" }
-                    p { "Give these to the user privately. They are shown only once." }
-                    dl {
-                        @if let Some(pw) = &secrets.password { dt { "Password" } dd.secret { (pw) } }
-                        dt { "TOTP secret (enter it in an authenticator app)" } dd.secret { (secrets.totp_secret) }
-                        dt { "Or this otpauth address" } dd.secret { (secrets.otpauth_uri) }
-                    }
-                }
-            };
+            let shown = secrets_shown(&secrets, "created");
             html_response(
                 StatusCode::OK,
                 admin_page(

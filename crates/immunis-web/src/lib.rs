@@ -343,6 +343,7 @@ pub fn router(registry: Arc<Registry>, config: PortalConfig) -> Router {
             "/admin/users/:username/disabled",
             post(admin::set_user_disabled),
         )
+        .route("/admin/users/:username/reset", post(admin::reset_user))
         .route(
             "/admin/consent",
             get(admin::consent_page).post(admin::record_consent),

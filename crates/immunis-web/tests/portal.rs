@@ -1163,3 +1163,35 @@ async fn a_reused_code_gets_its_own_message() {
         p.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_resets_a_users_password_and_totp_in_the_portal() {
+    let h = harness().await;
+    let mut nurse = logged_in(&h, "nurse-a").await;
+    let mut admin = logged_in(&h, "registrar").await;
+    let users = admin.get("/portal/admin/users").await;
+    assert!(users.body.contains("/portal/admin/users/nurse-a/reset"));
+    let p = admin
+        .post(
+            "/portal/admin/users/nurse-a/reset",
+            &[("_csrf", &users.csrf())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("shown only once") && p.body.contains("TOTP secret"));
+    // The nurse's session ended with the reset.
+    assert_eq!(
+        nurse.get("/portal/search").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Not for a non-administrator.
+    let mut other = logged_in(&h, "nurse-b").await;
+    let page = other.get("/portal/search").await;
+    let p = other
+        .post(
+            "/portal/admin/users/nurse-a/reset",
+            &[("_csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}

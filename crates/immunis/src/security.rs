@@ -237,6 +237,14 @@ pub enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// A new one-time password and TOTP secret for a user (lost phone,
+    /// forgotten password); the user's sessions end.
+    Reset {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        username: String,
+    },
 }
 
 pub fn user(cmd: UserCommand) -> Result<ExitCode> {
@@ -295,6 +303,10 @@ pub fn user(cmd: UserCommand) -> Result<ExitCode> {
         UserCommand::Enable { store, username } => {
             open_registry(&store)?.set_user_disabled(&admin, &username, false)?;
             println!("user {username} enabled");
+        }
+        UserCommand::Reset { store, username } => {
+            let s = open_registry(&store)?.reset_user_credentials(&admin, &username)?;
+            print_secrets(&s);
         }
     }
     Ok(ExitCode::SUCCESS)
