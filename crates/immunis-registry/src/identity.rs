@@ -137,6 +137,24 @@ fn secret_key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// A new TOTP secret (160 bits, base32), for a new user or a reset.
+fn new_totp_secret() -> String {
+    let mut raw = [0u8; 20];
+    OsRng.fill_bytes(&mut raw);
+    totp::base32_encode(&raw)
+}
+
+impl NewUserSecrets {
+    fn new(username: String, password: Option<String>, totp_secret: String) -> NewUserSecrets {
+        NewUserSecrets {
+            otpauth_uri: totp::otpauth_uri("Immunis", &username, &totp_secret),
+            username,
+            password,
+            totp_secret,
+        }
+    }
+}
+
 fn random_token() -> String {
     let mut b = [0u8; 32];
     OsRng.fill_bytes(&mut b);
@@ -355,9 +373,7 @@ impl Registry {
         check_password(&username, &password, policy.min_password_chars)
             .map_err(RegistryError::Invalid)?;
         let hash = hash_secret(&password)?;
-        let mut raw = [0u8; 20];
-        OsRng.fill_bytes(&mut raw);
-        let secret = totp::base32_encode(&raw);
+        let secret = new_totp_secret();
         let mut audit = audit_entry(actor, "add_user", Purpose::Administration, "allow");
         audit.detail = Some(format!("user {username} role {}", role.as_str()));
         if let Some(p) = person {
@@ -381,12 +397,11 @@ impl Registry {
             tx.append_audit(&audit)?;
             Ok(())
         })?;
-        Ok(NewUserSecrets {
-            otpauth_uri: totp::otpauth_uri("Immunis", &username, &secret),
+        Ok(NewUserSecrets::new(
             username,
-            password: generated.then_some(password),
-            totp_secret: secret,
-        })
+            generated.then_some(password),
+            secret,
+        ))
     }
 
     /// An administrator resets a user's password and TOTP (a lost phone, a
@@ -401,9 +416,7 @@ impl Registry {
         let username = username.trim().to_string();
         let password = generate_secret();
         let hash = hash_secret(&password)?;
-        let mut raw = [0u8; 20];
-        OsRng.fill_bytes(&mut raw);
-        let secret = totp::base32_encode(&raw);
+        let secret = new_totp_secret();
         let mut audit = audit_entry(
             actor,
             "reset_user_credentials",
@@ -426,12 +439,7 @@ impl Registry {
         if let Ok(mut s) = self.grants.sessions.lock() {
             s.retain(|_, g| g.actor.subject != username);
         }
-        Ok(NewUserSecrets {
-            otpauth_uri: totp::otpauth_uri("Immunis", &username, &secret),
-            username,
-            password: Some(password),
-            totp_secret: secret,
-        })
+        Ok(NewUserSecrets::new(username, Some(password), secret))
     }
 
     pub fn list_users(&self, actor: &Actor) -> Result<Vec<UserSummary>, RegistryError> {
